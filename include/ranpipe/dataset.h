@@ -1,0 +1,60 @@
+/*
+ * dataset.h - the run's output files.
+ *
+ *   dataset.jsonl  accepted pairs in chat "messages" format (user question,
+ *                  assistant answer) with a "metadata" object: id, source,
+ *                  chunk, section, type, model, prompt version, seed;
+ *   rejects.jsonl  everything that did not become a pair, with the reason;
+ *   chunks.jsonl   every chunk (id, source, section, tokens, text), so each
+ *                  pair can be traced to the exact text it came from.
+ *
+ * Files are written as NAME.partial and renamed into place by
+ * rp_dataset_commit(), so a reader never sees a half-written dataset.
+ *
+ * Thread contract: one thread writes at a time.
+ */
+#ifndef RANPIPE_DATASET_H
+#define RANPIPE_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ranpipe/error.h"
+
+struct rp_dataset;
+
+/* Where a pair or reject came from. All strings borrowed. */
+struct rp_origin {
+    const char *source;  /* input file path */
+    const char *title;   /* document title */
+    const char *section; /* heading path */
+    size_t chunk_index;
+    uint64_t chunk_hash;
+    const char *model;   /* model identity, NULL for none */
+    uint64_t seed;
+};
+
+/* Opens the output files in out_dir (created if missing). */
+struct rp_dataset *rp_dataset_open(const char *out_dir, struct rp_error *err);
+/* Discards anything not committed; NULL is a no-op. */
+void rp_dataset_free(struct rp_dataset *ds);
+
+enum rp_err rp_dataset_add_chunk(struct rp_dataset *ds, const struct rp_origin *o, const char *text,
+                                 size_t n_tokens, struct rp_error *err);
+/* Writes an accepted pair; its id is derived from the chunk, the model and
+ * the pair's position, so reruns give the same ids. */
+enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o, size_t pair_index,
+                                const char *question, const char *answer, const char *type,
+                                struct rp_error *err);
+/* Writes a reject: stage ("ingest", "generate", "parse"), reason, and
+ * whatever text there was (question/answer/raw may be NULL). */
+enum rp_err rp_dataset_add_reject(struct rp_dataset *ds, const struct rp_origin *o, const char *stage,
+                                  const char *reason, const char *question, const char *answer,
+                                  const char *raw, struct rp_error *err);
+/* Flushes, syncs and renames the files into place. */
+enum rp_err rp_dataset_commit(struct rp_dataset *ds, struct rp_error *err);
+
+size_t rp_dataset_n_pairs(const struct rp_dataset *ds);
+size_t rp_dataset_n_rejects(const struct rp_dataset *ds);
+
+#endif /* RANPIPE_DATASET_H */

@@ -1,0 +1,87 @@
+/*
+ * cli.c - helpers shared by the subcommands.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ranpipe/log.h"
+
+int rp_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ranpipe%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'ranpipe%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
+    va_end(ap);
+    return RP_EXIT_USAGE;
+}
+
+int rp_cli_bad_option(const char *cmd, int c, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    if (c == ':')
+        return rp_cli_usage_error(cmd, "option '%s' needs a value", arg);
+    if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+        return rp_cli_usage_error(cmd, "unknown option '-%c'", optopt);
+    /* A long option: show it without any "=value" part. */
+    const char *eq = strchr(arg, '=');
+    int len = eq ? (int)(eq - arg) : (int)strlen(arg);
+    if (optopt)
+        return rp_cli_usage_error(cmd, "option '%.*s' takes no value", len, arg);
+    return rp_cli_usage_error(cmd, "unknown option '%.*s'", len, arg);
+}
+
+bool rp_cli_parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool rp_cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+bool rp_cli_parse_float(const char *s, float min, float max, float *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || *end || isnan(v) || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool rp_cli_set_log_level(const char *s)
+{
+    enum rp_log_level l;
+    if (!rp_log_parse_level(s, &l))
+        return false;
+    rp_log_set_level(l);
+    return true;
+}

@@ -1,0 +1,217 @@
+/*
+ * cmd_inspect.c - `ranpipe inspect`: what ingest and the chunker make of files.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "ranpipe/chunk.h"
+#include "ranpipe/hash.h"
+#include "ranpipe/ingest.h"
+#include "ranpipe/llm.h"
+#include "ranpipe/log.h"
+
+void rp_cmd_inspect_help(void)
+{
+    struct rp_chunk_params d = rp_chunk_default_params();
+    printf("usage: ranpipe inspect [OPTIONS] FILE...\n"
+           "\n"
+           "Parses each FILE and shows its document model (title, metadata, sections,\n"
+           "blocks, tables) and the chunks it would be split into, with token counts.\n"
+           "Prints JSON (one object per file, one per line) when --json is given or\n"
+           "standard output is not a terminal, and a readable summary otherwise.\n"
+           "\n"
+           "Options:\n"
+           "      --json             print JSON even on a terminal\n"
+           "  -m, --model PATH       count tokens with this GGUF model's tokenizer\n"
+           "                         (default: a calibrated estimate)\n"
+           "      --chunk-tokens N   maximum tokens per chunk (default: %zu)\n"
+           "      --chunk-overlap N  tokens repeated between chunks (default: %zu)\n"
+           "      --log-level L      debug, info, warn, error (default: info)\n"
+           "  -h, --help             show this help\n"
+           "\n"
+           "Exit status: 0 when every file was read, 1 when any failed (each failure\n"
+           "is reported and the other files are still shown), 2 for a usage error.\n",
+           d.max_tokens, d.overlap_tokens);
+}
+
+enum { OPT_JSON = 256, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_LOG_LEVEL };
+
+static const struct option inspect_options[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"model", required_argument, NULL, 'm'},
+    {"chunk-tokens", required_argument, NULL, OPT_CHUNK_TOKENS},
+    {"chunk-overlap", required_argument, NULL, OPT_CHUNK_OVERLAP},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static json_t *table_json(const struct rp_table *t)
+{
+    json_t *o = json_object();
+    json_t *header = json_array(), *rows = json_array();
+    for (size_t r = 0; r < t->n_rows; r++) {
+        json_t *row = json_array();
+        for (size_t c = 0; c < t->n_cols; c++)
+            json_array_append_new(row, json_string(t->cells[r * t->n_cols + c]));
+        json_array_append_new(r < t->n_header ? header : rows, row);
+    }
+    json_object_set_new(o, "header", header);
+    json_object_set_new(o, "rows", rows);
+    return o;
+}
+
+static json_t *doc_json(const struct rp_doc *doc, const struct rp_chunk_list *chunks)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "path", json_string(doc->path));
+    json_object_set_new(o, "format", json_string(rp_doc_format_name(doc->format)));
+    json_object_set_new(o, "title", json_string(doc->title));
+    json_t *meta = json_object();
+    for (size_t i = 0; i < doc->n_meta; i++)
+        json_object_set_new(meta, doc->meta[i].key, json_string(doc->meta[i].value));
+    json_object_set_new(o, "metadata", meta);
+    json_t *secs = json_array();
+    for (size_t i = 0; i < doc->n_sections; i++) {
+        const struct rp_section *s = &doc->sections[i];
+        json_array_append_new(secs, json_pack("{s:s,s:i,s:i,s:I}", "title", s->title, "level",
+                                              s->level, "parent", s->parent, "line",
+                                              (json_int_t)s->line));
+    }
+    json_object_set_new(o, "sections", secs);
+    json_t *blocks = json_array();
+    for (size_t i = 0; i < doc->n_blocks; i++) {
+        const struct rp_block *b = &doc->blocks[i];
+        json_t *jb = json_pack("{s:s,s:i,s:I,s:s}", "type", rp_block_type_name(b->type), "section",
+                               b->section, "line", (json_int_t)b->line, "text", b->text);
+        if (b->page)
+            json_object_set_new(jb, "page", json_integer(b->page));
+        if (b->table)
+            json_object_set_new(jb, "table", table_json(b->table));
+        json_array_append_new(blocks, jb);
+    }
+    json_object_set_new(o, "blocks", blocks);
+    json_t *jc = json_array();
+    for (size_t i = 0; i < chunks->n; i++) {
+        const struct rp_chunk *c = &chunks->items[i];
+        char id[17];
+        rp_hash_hex(c->hash, id);
+        json_array_append_new(jc, json_pack("{s:I,s:s,s:s,s:I,s:I,s:s}", "index", (json_int_t)c->index,
+                                            "id", id, "section", c->heading_path, "tokens",
+                                            (json_int_t)c->n_tokens, "line", (json_int_t)c->line,
+                                            "text", c->text));
+    }
+    json_object_set_new(o, "chunks", jc);
+    return o;
+}
+
+static void print_readable(const struct rp_doc *doc, const struct rp_chunk_list *chunks)
+{
+    size_t by_type[4] = {0};
+    for (size_t i = 0; i < doc->n_blocks; i++)
+        by_type[doc->blocks[i].type]++;
+    printf("%s\n  format %s, title \"%s\"\n", doc->path, rp_doc_format_name(doc->format), doc->title);
+    for (size_t i = 0; i < doc->n_meta; i++)
+        printf("  meta %s: %s\n", doc->meta[i].key, doc->meta[i].value);
+    printf("  %zu sections; %zu blocks: %zu paragraphs, %zu tables, %zu lists, %zu code\n",
+           doc->n_sections - 1, doc->n_blocks, by_type[RP_BLOCK_PARAGRAPH], by_type[RP_BLOCK_TABLE],
+           by_type[RP_BLOCK_LIST], by_type[RP_BLOCK_CODE]);
+    for (size_t i = 1; i < doc->n_sections; i++)
+        printf("  %*s%s\n", 2 * (doc->sections[i].level - 1), "", doc->sections[i].title);
+    printf("  %zu chunks:\n", chunks->n);
+    for (size_t i = 0; i < chunks->n; i++) {
+        const struct rp_chunk *c = &chunks->items[i];
+        printf("    #%zu  %4zu tokens  line %-5zu %s\n", c->index, c->n_tokens, c->line,
+               c->heading_path[0] ? c->heading_path : "(preamble)");
+    }
+}
+
+int rp_cmd_inspect(int argc, char **argv)
+{
+    struct rp_chunk_params cp = rp_chunk_default_params();
+    struct rp_ingest_params ip = rp_ingest_default_params();
+    const char *model_path = NULL;
+    int json = !isatty(STDOUT_FILENO);
+    long v;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":m:h", inspect_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'm':
+            model_path = optarg;
+            break;
+        case OPT_CHUNK_TOKENS:
+            if (!rp_cli_parse_long(optarg, 16, 1 << 20, &v))
+                return rp_cli_usage_error("inspect", "--chunk-tokens needs a number from 16 up, not '%s'", optarg);
+            cp.max_tokens = (size_t)v;
+            if (cp.min_tokens > cp.max_tokens / 2)
+                cp.min_tokens = cp.max_tokens / 2;
+            break;
+        case OPT_CHUNK_OVERLAP:
+            if (!rp_cli_parse_long(optarg, 0, 1 << 20, &v))
+                return rp_cli_usage_error("inspect", "--chunk-overlap needs a number, not '%s'", optarg);
+            cp.overlap_tokens = (size_t)v;
+            break;
+        case OPT_LOG_LEVEL:
+            if (!rp_cli_set_log_level(optarg))
+                return rp_cli_usage_error("inspect", "unknown log level '%s' (debug, info, warn, error)", optarg);
+            break;
+        case 'h':
+            rp_cmd_inspect_help();
+            return RP_EXIT_OK;
+        default:
+            return rp_cli_bad_option("inspect", c, argv);
+        }
+    }
+    if (optind >= argc)
+        return rp_cli_usage_error("inspect", "no file given");
+
+    struct rp_llama *m = NULL;
+    if (model_path) {
+        struct rp_llama_params lp = rp_llama_default_params();
+        lp.model_path = model_path;
+        lp.n_parallel = 1;
+        lp.n_ctx_seq = 512;
+        struct rp_error err;
+        m = rp_llama_new(&lp, &err);
+        if (!m) {
+            fprintf(stderr, "ranpipe inspect: %s\n", err.msg);
+            return RP_EXIT_FAIL;
+        }
+    }
+    int status = RP_EXIT_OK;
+    for (int i = optind; i < argc; i++) {
+        struct rp_error err;
+        rp_error_clear(&err);
+        struct rp_doc *doc = NULL;
+        struct rp_chunk_list chunks;
+        rp_chunk_list_init(&chunks);
+        if (rp_ingest_file(argv[i], &ip, &doc, &err) ||
+            rp_chunk_doc(doc, &cp, m ? rp_llama_count_tokens : NULL, m, &chunks, &err)) {
+            fprintf(stderr, "ranpipe inspect: %s\n", err.msg);
+            status = RP_EXIT_FAIL;
+        } else if (json) {
+            json_t *o = doc_json(doc, &chunks);
+            char *s = json_dumps(o, JSON_COMPACT);
+            if (s)
+                puts(s);
+            free(s);
+            json_decref(o);
+        } else {
+            print_readable(doc, &chunks);
+        }
+        rp_chunk_list_release(&chunks);
+        rp_doc_free(doc);
+    }
+    rp_llama_free(m);
+    return status;
+}

@@ -1,0 +1,285 @@
+/*
+ * doc.c - the document model (see include/ranpipe/doc.h).
+ */
+#include "ranpipe/doc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Grows a malloc'd vector *items of *cap elements of size sz to hold n+1. */
+static int vec_reserve(void **items, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *p = realloc(*items, ncap * sz);
+    if (!p)
+        return -1;
+    *items = p;
+    *cap = ncap;
+    return 0;
+}
+
+struct rp_doc *rp_doc_new(const char *path, enum rp_doc_format format)
+{
+    struct rp_doc *doc = calloc(1, sizeof(*doc));
+    if (!doc)
+        return NULL;
+    rp_arena_init(&doc->arena);
+    doc->format = format;
+    doc->path = rp_arena_strdup(&doc->arena, path ? path : "");
+    const char *base = path ? strrchr(path, '/') : NULL;
+    doc->title = doc->path ? rp_arena_strdup(&doc->arena, base ? base + 1 : (path ? path : "")) : NULL;
+    if (!doc->path || !doc->title || rp_doc_add_section(doc, "", 0, 0, 0) != 0) {
+        rp_doc_free(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+void rp_doc_free(struct rp_doc *doc)
+{
+    if (!doc)
+        return;
+    free(doc->meta);
+    free(doc->sections);
+    free(doc->blocks);
+    rp_arena_release(&doc->arena);
+    free(doc);
+}
+
+int rp_doc_add_section(struct rp_doc *doc, const char *title, size_t title_len, int level,
+                       size_t line)
+{
+    if (vec_reserve((void **)&doc->sections, &doc->cap_sections, doc->n_sections,
+                    sizeof(*doc->sections)))
+        return -1;
+    const char *t = rp_arena_strndup(&doc->arena, title, title_len);
+    if (!t)
+        return -1;
+    int parent = -1;
+    for (int i = (int)doc->n_sections - 1; i >= 0; i = doc->sections[i].parent) {
+        if (doc->sections[i].level < level) {
+            parent = i;
+            break;
+        }
+    }
+    struct rp_section *s = &doc->sections[doc->n_sections];
+    s->title = t;
+    s->level = level;
+    s->parent = parent;
+    s->line = line;
+    return (int)doc->n_sections++;
+}
+
+struct rp_block *rp_doc_add_block(struct rp_doc *doc, enum rp_block_type type, const char *text,
+                                  size_t text_len, size_t line)
+{
+    if (vec_reserve((void **)&doc->blocks, &doc->cap_blocks, doc->n_blocks, sizeof(*doc->blocks)))
+        return NULL;
+    const char *t = rp_arena_strndup(&doc->arena, text, text_len);
+    if (!t)
+        return NULL;
+    struct rp_block *b = &doc->blocks[doc->n_blocks++];
+    memset(b, 0, sizeof(*b));
+    b->type = type;
+    b->section = (int)doc->n_sections - 1;
+    b->text = t;
+    b->line = line;
+    return b;
+}
+
+enum rp_err rp_doc_set_meta(struct rp_doc *doc, const char *key, const char *value)
+{
+    const char *v = rp_arena_strdup(&doc->arena, value);
+    if (!v)
+        return RP_ERR_NOMEM;
+    for (size_t i = 0; i < doc->n_meta; i++) {
+        if (strcmp(doc->meta[i].key, key) == 0) {
+            doc->meta[i].value = v;
+            return RP_OK;
+        }
+    }
+    if (vec_reserve((void **)&doc->meta, &doc->cap_meta, doc->n_meta, sizeof(*doc->meta)))
+        return RP_ERR_NOMEM;
+    const char *k = rp_arena_strdup(&doc->arena, key);
+    if (!k)
+        return RP_ERR_NOMEM;
+    doc->meta[doc->n_meta].key = k;
+    doc->meta[doc->n_meta].value = v;
+    doc->n_meta++;
+    return RP_OK;
+}
+
+const char *rp_doc_get_meta(const struct rp_doc *doc, const char *key)
+{
+    for (size_t i = 0; i < doc->n_meta; i++)
+        if (strcmp(doc->meta[i].key, key) == 0)
+            return doc->meta[i].value;
+    return NULL;
+}
+
+enum rp_err rp_doc_heading_path(const struct rp_doc *doc, int s, struct rp_buf *out)
+{
+    int chain[64];
+    int n = 0;
+    for (int i = s; i > 0 && n < 64; i = doc->sections[i].parent)
+        if (doc->sections[i].title[0])
+            chain[n++] = i;
+    enum rp_err e = RP_OK;
+    for (int i = n - 1; i >= 0 && !e; i--) {
+        if (i != n - 1)
+            e = rp_buf_adds(out, " > ");
+        if (!e)
+            e = rp_buf_adds(out, doc->sections[chain[i]].title);
+    }
+    return e;
+}
+
+/* ---- tables ---- */
+
+void rp_table_builder_init(struct rp_table_builder *tb)
+{
+    memset(tb, 0, sizeof(*tb));
+}
+
+void rp_table_builder_release(struct rp_table_builder *tb)
+{
+    for (size_t i = 0; i < tb->n_cells; i++)
+        free(tb->cells[i]);
+    free(tb->cells);
+    free(tb->row_len);
+    rp_table_builder_init(tb);
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+enum rp_err rp_table_builder_cell(struct rp_table_builder *tb, const char *s, size_t n)
+{
+    while (n > 0 && is_space(*s)) {
+        s++;
+        n--;
+    }
+    while (n > 0 && is_space(s[n - 1]))
+        n--;
+    if (vec_reserve((void **)&tb->cells, &tb->cap_cells, tb->n_cells, sizeof(*tb->cells)))
+        return RP_ERR_NOMEM;
+    char *c = malloc(n + 1);
+    if (!c)
+        return RP_ERR_NOMEM;
+    memcpy(c, s, n);
+    c[n] = '\0';
+    tb->cells[tb->n_cells++] = c;
+    tb->cur_row_len++;
+    return RP_OK;
+}
+
+enum rp_err rp_table_builder_end_row(struct rp_table_builder *tb)
+{
+    if (tb->cur_row_len == 0)
+        return RP_OK;
+    if (vec_reserve((void **)&tb->row_len, &tb->cap_rows, tb->n_rows, sizeof(*tb->row_len)))
+        return RP_ERR_NOMEM;
+    tb->row_len[tb->n_rows++] = tb->cur_row_len;
+    tb->cur_row_len = 0;
+    return RP_OK;
+}
+
+struct rp_block *rp_doc_add_table(struct rp_doc *doc, struct rp_table_builder *tb, size_t line)
+{
+    struct rp_block *blk = NULL;
+    struct rp_buf text;
+    rp_buf_init(&text, RP_BUF_NO_CAP);
+    if (rp_table_builder_end_row(tb) || tb->n_rows == 0)
+        goto out;
+    size_t n_cols = 0;
+    for (size_t r = 0; r < tb->n_rows; r++)
+        if (tb->row_len[r] > n_cols)
+            n_cols = tb->row_len[r];
+    struct rp_table *t = rp_arena_alloc(&doc->arena, sizeof(*t));
+    if (!t)
+        goto out;
+    t->n_rows = tb->n_rows;
+    t->n_cols = n_cols;
+    t->n_header = tb->n_header < tb->n_rows ? tb->n_header : tb->n_rows;
+    t->cells = rp_arena_alloc(&doc->arena, tb->n_rows * n_cols * sizeof(*t->cells));
+    if (!t->cells)
+        goto out;
+    size_t k = 0;
+    for (size_t r = 0; r < tb->n_rows; r++) {
+        for (size_t c = 0; c < n_cols; c++) {
+            const char *src = c < tb->row_len[r] ? tb->cells[k + c] : "";
+            t->cells[r * n_cols + c] = rp_arena_strdup(&doc->arena, src);
+            if (!t->cells[r * n_cols + c])
+                goto out;
+        }
+        k += tb->row_len[r];
+    }
+    if (rp_table_render(t, 0, t->n_rows - t->n_header, &text))
+        goto out;
+    blk = rp_doc_add_block(doc, RP_BLOCK_TABLE, text.data, text.len, line);
+    if (blk)
+        blk->table = t;
+out:
+    rp_buf_release(&text);
+    rp_table_builder_release(tb);
+    return blk;
+}
+
+static enum rp_err render_row(const struct rp_table *t, size_t r, struct rp_buf *out)
+{
+    enum rp_err e = RP_OK;
+    for (size_t c = 0; c < t->n_cols && !e; c++) {
+        if (c)
+            e = rp_buf_adds(out, " | ");
+        if (!e)
+            e = rp_buf_adds(out, t->cells[r * t->n_cols + c]);
+    }
+    if (!e)
+        e = rp_buf_addc(out, '\n');
+    return e;
+}
+
+enum rp_err rp_table_render(const struct rp_table *t, size_t first_row, size_t n_rows,
+                            struct rp_buf *out)
+{
+    enum rp_err e = RP_OK;
+    for (size_t r = 0; r < t->n_header && !e; r++)
+        e = render_row(t, r, out);
+    size_t body = t->n_rows - t->n_header;
+    for (size_t i = first_row; i < first_row + n_rows && i < body && !e; i++)
+        e = render_row(t, t->n_header + i, out);
+    if (!e && out->len && out->data[out->len - 1] == '\n')
+        rp_buf_truncate(out, out->len - 1);
+    return e;
+}
+
+const char *rp_doc_format_name(enum rp_doc_format f)
+{
+    switch (f) {
+    case RP_FORMAT_MARKDOWN:
+        return "markdown";
+    case RP_FORMAT_TEXT:
+        return "text";
+    default:
+        return "unknown";
+    }
+}
+
+const char *rp_block_type_name(enum rp_block_type t)
+{
+    switch (t) {
+    case RP_BLOCK_PARAGRAPH:
+        return "paragraph";
+    case RP_BLOCK_TABLE:
+        return "table";
+    case RP_BLOCK_LIST:
+        return "list";
+    case RP_BLOCK_CODE:
+        return "code";
+    }
+    return "unknown";
+}

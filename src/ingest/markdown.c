@@ -1,0 +1,286 @@
+/*
+ * markdown.c - Markdown (CommonMark + GFM tables) with YAML front-matter.
+ *
+ * The front-matter, when the file starts with a "---" line, is cut off and
+ * parsed with libyaml into document metadata. The rest goes to cmark-gfm
+ * with the table extension; the AST is walked once: headings open
+ * sections, paragraphs / lists / code / tables become blocks. Lists are
+ * flattened to "- item" lines indented by depth; recursion is bounded by
+ * params->max_depth.
+ */
+#include <string.h>
+
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm.h>
+
+#include "ingest_int.h"
+#include "ranpipe/log.h"
+
+struct md_walk {
+    struct rp_doc *doc;
+    const struct rp_ingest_params *params;
+    size_t line_offset; /* lines taken by the front-matter */
+    struct rp_error *err;
+    struct rp_buf text;
+};
+
+static size_t node_line(struct md_walk *w, cmark_node *n)
+{
+    int l = cmark_node_get_start_line(n);
+    return l > 0 ? (size_t)l + w->line_offset : 0;
+}
+
+/* Appends the plain text of an inline subtree. */
+static enum rp_err inline_text(struct md_walk *w, cmark_node *n, int depth, struct rp_buf *out)
+{
+    if (depth > w->params->max_depth)
+        return rp_error_set(w->err, RP_ERR_TOOBIG, "inline nesting deeper than %d",
+                            w->params->max_depth);
+    enum rp_err e = RP_OK;
+    for (cmark_node *c = cmark_node_first_child(n); c && !e; c = cmark_node_next(c)) {
+        switch (cmark_node_get_type(c)) {
+        case CMARK_NODE_TEXT:
+        case CMARK_NODE_CODE: {
+            const char *lit = cmark_node_get_literal(c);
+            if (lit)
+                e = rp_buf_adds(out, lit);
+            break;
+        }
+        case CMARK_NODE_SOFTBREAK:
+            e = rp_buf_addc(out, ' ');
+            break;
+        case CMARK_NODE_LINEBREAK:
+            e = rp_buf_addc(out, '\n');
+            break;
+        case CMARK_NODE_HTML_INLINE:
+            break;
+        default:
+            e = inline_text(w, c, depth + 1, out);
+            break;
+        }
+    }
+    return e;
+}
+
+static enum rp_err add_text_block(struct md_walk *w, enum rp_block_type type, cmark_node *n)
+{
+    rp_buf_rtrim(&w->text);
+    if (w->text.len == 0)
+        return RP_OK;
+    if (!rp_doc_add_block(w->doc, type, w->text.data, w->text.len, node_line(w, n)))
+        return rp_error_set(w->err, RP_ERR_NOMEM, "out of memory");
+    return RP_OK;
+}
+
+/* Appends list items of list node n to w->text as indented "- " lines. */
+static enum rp_err list_text(struct md_walk *w, cmark_node *list, int depth)
+{
+    if (depth > w->params->max_depth)
+        return rp_error_set(w->err, RP_ERR_TOOBIG, "list nesting deeper than %d",
+                            w->params->max_depth);
+    enum rp_err e = RP_OK;
+    int ordered = cmark_node_get_list_type(list) == CMARK_ORDERED_LIST;
+    int number = cmark_node_get_list_start(list);
+    for (cmark_node *item = cmark_node_first_child(list); item && !e; item = cmark_node_next(item)) {
+        int first = 1;
+        for (cmark_node *c = cmark_node_first_child(item); c && !e; c = cmark_node_next(c)) {
+            if (cmark_node_get_type(c) == CMARK_NODE_LIST) {
+                e = list_text(w, c, depth + 1);
+                continue;
+            }
+            for (int i = 0; i < depth && !e; i++)
+                e = rp_buf_adds(&w->text, "  ");
+            if (!e && first)
+                e = ordered ? rp_buf_addf(&w->text, "%d. ", number) : rp_buf_adds(&w->text, "- ");
+            else if (!e)
+                e = rp_buf_adds(&w->text, "  ");
+            if (!e) {
+                if (cmark_node_get_type(c) == CMARK_NODE_CODE_BLOCK) {
+                    const char *lit = cmark_node_get_literal(c);
+                    e = rp_buf_adds(&w->text, lit ? lit : "");
+                    rp_buf_rtrim(&w->text);
+                } else {
+                    e = inline_text(w, c, 0, &w->text);
+                }
+            }
+            if (!e)
+                e = rp_buf_addc(&w->text, '\n');
+            first = 0;
+        }
+        number++;
+    }
+    return e;
+}
+
+static enum rp_err table_block(struct md_walk *w, cmark_node *table)
+{
+    struct rp_table_builder tb;
+    rp_table_builder_init(&tb);
+    struct rp_buf cell;
+    rp_buf_init(&cell, RP_BUF_NO_CAP);
+    enum rp_err e = RP_OK;
+    for (cmark_node *row = cmark_node_first_child(table); row && !e; row = cmark_node_next(row)) {
+        if (cmark_gfm_extensions_get_table_row_is_header(row))
+            tb.n_header = tb.n_rows + 1;
+        for (cmark_node *c = cmark_node_first_child(row); c && !e; c = cmark_node_next(c)) {
+            rp_buf_reset(&cell);
+            e = inline_text(w, c, 0, &cell);
+            if (!e)
+                e = rp_table_builder_cell(&tb, cell.data, cell.len);
+        }
+        if (!e)
+            e = rp_table_builder_end_row(&tb);
+    }
+    if (!e && tb.n_rows && !rp_doc_add_table(w->doc, &tb, node_line(w, table)))
+        e = rp_error_set(w->err, RP_ERR_NOMEM, "out of memory");
+    if (e && w->err && w->err->code == RP_OK)
+        rp_error_set(w->err, e, "%s", rp_strerror(e));
+    rp_table_builder_release(&tb);
+    rp_buf_release(&cell);
+    return e;
+}
+
+static enum rp_err walk_blocks(struct md_walk *w, cmark_node *parent, int depth)
+{
+    if (depth > w->params->max_depth)
+        return rp_error_set(w->err, RP_ERR_TOOBIG, "block nesting deeper than %d",
+                            w->params->max_depth);
+    enum rp_err e = RP_OK;
+    for (cmark_node *n = cmark_node_first_child(parent); n && !e; n = cmark_node_next(n)) {
+        rp_buf_reset(&w->text);
+        cmark_node_type t = cmark_node_get_type(n);
+        const char *ts = cmark_node_get_type_string(n);
+        switch (t) {
+        case CMARK_NODE_HEADING: {
+            e = inline_text(w, n, 0, &w->text);
+            if (e)
+                break;
+            rp_buf_rtrim(&w->text);
+            int level = cmark_node_get_heading_level(n);
+            if (rp_doc_add_section(w->doc, w->text.data, w->text.len, level, node_line(w, n)) < 0)
+                e = rp_error_set(w->err, RP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        case CMARK_NODE_PARAGRAPH:
+            e = inline_text(w, n, 0, &w->text);
+            if (!e)
+                e = add_text_block(w, RP_BLOCK_PARAGRAPH, n);
+            break;
+        case CMARK_NODE_LIST:
+            e = list_text(w, n, 0);
+            if (!e)
+                e = add_text_block(w, RP_BLOCK_LIST, n);
+            break;
+        case CMARK_NODE_CODE_BLOCK: {
+            const char *lit = cmark_node_get_literal(n);
+            e = rp_buf_adds(&w->text, lit ? lit : "");
+            if (!e)
+                e = add_text_block(w, RP_BLOCK_CODE, n);
+            break;
+        }
+        case CMARK_NODE_BLOCK_QUOTE:
+            e = walk_blocks(w, n, depth + 1);
+            break;
+        default:
+            if (ts && strcmp(ts, "table") == 0)
+                e = table_block(w, n);
+            /* Thematic breaks and raw HTML blocks carry no text we keep. */
+            break;
+        }
+        if (e && w->err && w->err->code == RP_OK)
+            rp_error_set(w->err, e, "%s", rp_strerror(e));
+    }
+    return e;
+}
+
+/* Finds a front-matter block: "---" on the first line, closed by a "---" or
+ * "..." line. Sets the YAML span and where the Markdown starts. */
+static int find_front_matter(const char *data, size_t len, size_t *yaml_start, size_t *yaml_len,
+                             size_t *body_start, size_t *lines)
+{
+    size_t first_eol;
+    if (len >= 4 && memcmp(data, "---\n", 4) == 0)
+        first_eol = 4;
+    else if (len >= 5 && memcmp(data, "---\r\n", 5) == 0)
+        first_eol = 5;
+    else
+        return 0;
+    size_t n_lines = 1;
+    size_t pos = first_eol;
+    while (pos < len) {
+        const char *eol = memchr(data + pos, '\n', len - pos);
+        size_t line_end = eol ? (size_t)(eol - data) : len;
+        size_t l = line_end - pos;
+        if (l > 0 && data[pos + l - 1] == '\r')
+            l--;
+        n_lines++;
+        if ((l == 3 && (memcmp(data + pos, "---", 3) == 0 || memcmp(data + pos, "...", 3) == 0))) {
+            *yaml_start = first_eol;
+            *yaml_len = pos - first_eol;
+            *body_start = eol ? line_end + 1 : len;
+            *lines = n_lines;
+            return 1;
+        }
+        pos = eol ? line_end + 1 : len;
+    }
+    return 0;
+}
+
+enum rp_err rp__parse_markdown(struct rp_doc *doc, const char *data, size_t len,
+                               const struct rp_ingest_params *params, struct rp_error *err)
+{
+    struct md_walk w = {.doc = doc, .params = params, .err = err};
+    rp_buf_init(&w.text, RP_BUF_NO_CAP);
+    rp_error_clear(err);
+    enum rp_err e = RP_OK;
+    cmark_parser *parser = NULL;
+    cmark_node *root = NULL;
+
+    size_t ys, yl, body, lines;
+    if (find_front_matter(data, len, &ys, &yl, &body, &lines)) {
+        e = rp__parse_front_matter(doc, data + ys, yl, params, err);
+        if (e)
+            goto out;
+        data += body;
+        len -= body;
+        w.line_offset = lines;
+    }
+
+    cmark_gfm_core_extensions_ensure_registered();
+    parser = cmark_parser_new(CMARK_OPT_DEFAULT);
+    if (!parser) {
+        e = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    cmark_syntax_extension *table = cmark_find_syntax_extension("table");
+    if (table)
+        cmark_parser_attach_syntax_extension(parser, table);
+    cmark_parser_feed(parser, data, len);
+    root = cmark_parser_finish(parser);
+    if (!root) {
+        e = rp_error_set(err, RP_ERR_PARSE, "markdown parser failed");
+        goto out;
+    }
+    e = walk_blocks(&w, root, 0);
+    if (e)
+        goto out;
+
+    const char *title = rp_doc_get_meta(doc, "title");
+    if (!title) {
+        for (size_t i = 1; i < doc->n_sections; i++) {
+            if (doc->sections[i].level == 1) {
+                title = doc->sections[i].title;
+                break;
+            }
+        }
+    }
+    if (title)
+        doc->title = title;
+out:
+    if (root)
+        cmark_node_free(root);
+    if (parser)
+        cmark_parser_free(parser);
+    rp_buf_release(&w.text);
+    return e;
+}

@@ -1,0 +1,66 @@
+/*
+ * llm_int.h - what the llm module's files share: the per-sequence sampler.
+ */
+#ifndef RANPIPE_LLM_INT_H
+#define RANPIPE_LLM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <llama.h>
+
+#include "ranpipe/hash.h"
+#include "ranpipe/llm.h"
+
+/* Tokens grouped by the first byte of their text, built once per model.
+ * A grammar accepts a token only if it accepts the token's first byte, so
+ * when the drawn token is rejected, one cheap check per first byte (with a
+ * single-byte "probe" token) rules out most of the vocabulary before the
+ * grammar looks at individual tokens. */
+struct rp__vocab_index {
+    int32_t *by_byte;    /* token ids ordered by first byte */
+    int32_t start[257];  /* tokens with first byte b: by_byte[start[b] .. start[b+1]) */
+    int32_t probe[256];  /* a token whose text is exactly byte b, or -1 */
+    int32_t *other;      /* tokens with empty text or end-of-generation: always checked */
+    size_t n_other;
+};
+
+/* Builds the index for vocab; false when out of memory. */
+bool rp__vocab_index_build(struct rp__vocab_index *ix, const struct llama_vocab *vocab);
+void rp__vocab_index_release(struct rp__vocab_index *ix);
+
+/* Samples one token from logits with top-k / temperature / top-p and the
+ * sequence's own random generator; when grammar is set, the chosen token is
+ * checked against it and the full grammar pass runs only if it is rejected.
+ * Scratch space is reused between calls. */
+/* A min-heap keeping the best `cap` (logit, token) pairs offered to it. */
+struct rp__topk {
+    float *val;
+    int32_t *id;
+    size_t alloc; /* room in val/id */
+    size_t cap;   /* how many to keep this time (<= alloc) */
+    size_t have;
+};
+
+struct rp__sampler {
+    struct llama_sampler *grammar;    /* owned; NULL for free text */
+    const struct rp__vocab_index *ix; /* borrowed; NULL: no first-byte filter */
+    struct rp_rng rng;
+    struct rp__topk top;    /* the k candidates drawn from */
+    struct rp__topk wide;   /* the best few hundred, for the grammar fallback */
+    float *probs;
+    llama_token_data *cand; /* n_vocab scratch for the grammar fallback */
+};
+
+/* Sets up a sampler; grammar (may be NULL) is taken over. */
+enum rp_err rp__sampler_init(struct rp__sampler *s, struct llama_sampler *grammar,
+                             const struct rp__vocab_index *ix, uint64_t seed, int n_vocab,
+                             const struct rp_sampling *p);
+void rp__sampler_release(struct rp__sampler *s);
+/* Returns the sampled token, or -1 when the grammar allows no token.
+ * *fallback is set when the full grammar pass was needed. The token is
+ * accepted into the grammar state. */
+llama_token rp__sampler_sample(struct rp__sampler *s, const struct rp_sampling *p,
+                               const float *logits, int n_vocab, bool *fallback);
+
+#endif /* RANPIPE_LLM_INT_H */

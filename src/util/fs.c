@@ -1,0 +1,147 @@
+/*
+ * fs.c - input discovery and directories (see include/ranpipe/fs.h).
+ */
+#include "ranpipe/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ranpipe/buf.h"
+
+#define MAX_WALK_DEPTH 32
+
+void rp_path_list_init(struct rp_path_list *l)
+{
+    l->paths = NULL;
+    l->n = l->cap = 0;
+}
+
+void rp_path_list_release(struct rp_path_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->paths[i]);
+    free(l->paths);
+    rp_path_list_init(l);
+}
+
+enum rp_err rp_path_list_add(struct rp_path_list *l, const char *path)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **p = realloc(l->paths, cap * sizeof(*p));
+        if (!p)
+            return RP_ERR_NOMEM;
+        l->paths = p;
+        l->cap = cap;
+    }
+    size_t n = strlen(path);
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return RP_ERR_NOMEM;
+    memcpy(copy, path, n + 1);
+    l->paths[l->n++] = copy;
+    return RP_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static enum rp_err walk(const char *dir, int depth, struct rp_path_list *out, struct rp_error *err)
+{
+    if (depth > MAX_WALK_DEPTH)
+        return rp_error_set(err, RP_ERR_TOOBIG, "cannot read '%s': directories nested deeper than %d",
+                            dir, MAX_WALK_DEPTH);
+    DIR *d = opendir(dir);
+    if (!d)
+        return rp_error_set(err, RP_ERR_IO, "cannot open directory '%s': %s", dir, strerror(errno));
+    struct rp_path_list names;
+    rp_path_list_init(&names);
+    enum rp_err rc = RP_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (rp_path_list_add(&names, de->d_name)) {
+            rc = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    qsort(names.paths, names.n, sizeof(*names.paths), cmp_names);
+    struct rp_buf full;
+    rp_buf_init(&full, 4096);
+    for (size_t i = 0; i < names.n && !rc; i++) {
+        rp_buf_reset(&full);
+        size_t dl = strlen(dir);
+        if (rp_buf_add(&full, dir, dl) || (dl && dir[dl - 1] != '/' && rp_buf_addc(&full, '/')) ||
+            rp_buf_adds(&full, names.paths[i])) {
+            rc = rp_error_set(err, RP_ERR_TOOBIG, "path too long under '%s'", dir);
+            break;
+        }
+        struct stat lst, st;
+        if (lstat(full.data, &lst) != 0)
+            continue; /* vanished while we looked */
+        if (S_ISDIR(lst.st_mode)) {
+            rc = walk(full.data, depth + 1, out, err);
+        } else if (S_ISREG(lst.st_mode) ||
+                   (S_ISLNK(lst.st_mode) && stat(full.data, &st) == 0 && S_ISREG(st.st_mode))) {
+            if (rp_path_list_add(out, full.data))
+                rc = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        }
+    }
+    rp_buf_release(&full);
+out:
+    rp_path_list_release(&names);
+    closedir(d);
+    return rc;
+}
+
+enum rp_err rp_fs_collect(const char *path, struct rp_path_list *out, struct rp_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOENT : RP_ERR_IO, "cannot open '%s': %s",
+                            path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return walk(path, 0, out, err);
+    if (!S_ISREG(st.st_mode))
+        return rp_error_set(err, RP_ERR_INVAL, "cannot read '%s': not a regular file or directory",
+                            path);
+    if (rp_path_list_add(out, path))
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    return RP_OK;
+}
+
+enum rp_err rp_fs_mkdir_p(const char *dir, struct rp_error *err)
+{
+    struct rp_buf p;
+    rp_buf_init(&p, 4096);
+    enum rp_err rc = RP_OK;
+    if (rp_buf_adds(&p, dir)) {
+        rc = rp_error_set(err, RP_ERR_TOOBIG, "path too long: '%s'", dir);
+        goto out;
+    }
+    for (size_t i = 1; i <= p.len; i++) {
+        if (i < p.len && p.data[i] != '/')
+            continue;
+        char saved = p.data[i];
+        p.data[i] = '\0';
+        if (mkdir(p.data, 0755) != 0 && errno != EEXIST) {
+            rc = rp_error_set(err, RP_ERR_IO, "cannot create directory '%s': %s", p.data,
+                              strerror(errno));
+            p.data[i] = saved;
+            goto out;
+        }
+        p.data[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        rc = rp_error_set(err, RP_ERR_IO, "cannot create directory '%s': a file is in the way", dir);
+out:
+    rp_buf_release(&p);
+    return rc;
+}
