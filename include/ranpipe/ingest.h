@@ -16,6 +16,7 @@
 
 #include "ranpipe/doc.h"
 #include "ranpipe/error.h"
+#include "ranpipe/utf8.h"
 
 struct rp_ingest_params {
     size_t max_file_bytes; /* files larger than this are refused (default 64 MiB) */
@@ -38,9 +39,5 @@ enum rp_err rp_ingest_file(const char *path, const struct rp_ingest_params *para
 enum rp_err rp_ingest_buffer(const char *path, enum rp_doc_format format, const char *data,
                              size_t len, const struct rp_ingest_params *params,
                              struct rp_doc **out, struct rp_error *err);
-
-/* Returns true when s[0..n) is valid UTF-8; otherwise false and the byte
- * offset of the first bad sequence in *bad_at (may be NULL). */
-bool rp_utf8_valid(const char *s, size_t n, size_t *bad_at);
 
 #endif /* RANPIPE_INGEST_H */

@@ -108,6 +108,7 @@ struct chunker {
     size_t cur_line;
     int cur_page;
     size_t index; /* next chunk index within the document */
+    const char *pending_title; /* heading of a small section merged into the open chunk */
     struct rp_buf tmp;
 };
 
@@ -176,7 +177,7 @@ static enum rp_err start_with_overlap(struct chunker *c, const char *prev, size_
     }
     if (best >= prev_len)
         return RP_OK;
-    if (rp_buf_add(&c->cur, prev + best, prev_len - best) || rp_buf_adds(&c->cur, "\n\n"))
+    if (rp_buf_add(&c->cur, prev + best, prev_len - best))
         return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
     c->cur_tokens = count(c, c->cur.data, c->cur.len);
     c->cur_section = section;
@@ -192,11 +193,62 @@ static void open_chunk(struct chunker *c, const struct rp_block *b)
     }
 }
 
+/* Whether s[0..n) (tokens by itself) fits after sep in the open chunk.
+ * Token counts are not exactly additive (a tokenizer may merge across the
+ * join), so near the limit the joined text is measured. */
+static bool fits(struct chunker *c, const char *sep, const char *s, size_t n, size_t tokens)
+{
+    if (c->cur.len == 0)
+        return true;
+    if (c->cur_tokens + tokens + 1 + 4 <= c->p->max_tokens)
+        return true;
+    if (c->cur_tokens + tokens > c->p->max_tokens + 4)
+        return false;
+    rp_buf_reset(&c->tmp);
+    if (rp_buf_add(&c->tmp, c->cur.data, c->cur.len) || rp_buf_adds(&c->tmp, sep) ||
+        rp_buf_add(&c->tmp, s, n))
+        return false;
+    return count(c, c->tmp.data, c->tmp.len) <= c->p->max_tokens;
+}
+
+/* Appends sep (unless the chunk is empty) and s[0..n), then measures. */
+static enum rp_err append(struct chunker *c, const char *sep, const char *s, size_t n)
+{
+    if ((c->cur.len > 0 && rp_buf_adds(&c->cur, sep)) || rp_buf_add(&c->cur, s, n))
+        return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
+    c->cur_tokens = count(c, c->cur.data, c->cur.len);
+    return RP_OK;
+}
+
 /* Adds one piece of prose (never split further here). */
 static enum rp_err add_piece(struct chunker *c, const struct rp_block *b, const char *s, size_t n,
                              size_t tokens, const char *sep, bool overlap)
 {
-    if (c->cur.len > 0 && c->cur_tokens + 1 + tokens > c->p->max_tokens) {
+    if (c->pending_title) {
+        /* A merged section's heading goes in with its first piece, or the
+         * chunk ends and the section starts the next one (its heading is
+         * then in the heading path). */
+        const char *title = c->pending_title;
+        c->pending_title = NULL;
+        struct rp_buf joined;
+        rp_buf_init(&joined, RP_BUF_NO_CAP);
+        enum rp_err e = RP_OK;
+        if (rp_buf_adds(&joined, title) || rp_buf_adds(&joined, "\n\n") || rp_buf_add(&joined, s, n))
+            e = rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
+        bool ok = !e && fits(c, sep, joined.data, joined.len, count(c, joined.data, joined.len));
+        if (ok) {
+            open_chunk(c, b);
+            e = append(c, sep, joined.data, joined.len);
+            c->last_section = b->section;
+        }
+        rp_buf_release(&joined);
+        if (e || ok)
+            return e;
+        e = flush(c);
+        if (e)
+            return e;
+    }
+    if (!fits(c, sep, s, n, tokens)) {
         struct rp_buf prev;
         rp_buf_init(&prev, RP_BUF_NO_CAP);
         enum rp_err e = overlap ? rp_buf_add(&prev, c->cur.data, c->cur.len) : RP_OK;
@@ -210,15 +262,17 @@ static enum rp_err add_piece(struct chunker *c, const struct rp_block *b, const 
         rp_buf_release(&prev);
         if (e)
             return e;
+        /* The overlap itself may leave no room for this piece. */
+        if (c->cur.len > 0 && !fits(c, sep, s, n, tokens)) {
+            rp_buf_reset(&c->cur);
+            c->cur_tokens = 0;
+            c->cur_section = -1;
+        }
     }
     open_chunk(c, b);
-    if (c->cur.len > 0 && rp_buf_adds(&c->cur, sep))
-        return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
-    if (rp_buf_add(&c->cur, s, n))
-        return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
-    c->cur_tokens += tokens + (c->cur.len > n ? 1 : 0);
+    enum rp_err e = append(c, sep, s, n);
     c->last_section = b->section;
-    return RP_OK;
+    return e;
 }
 
 static bool is_abbrev(const char *s, size_t end)
@@ -309,10 +363,11 @@ static enum rp_err add_table(struct chunker *c, const struct rp_block *b)
 {
     const struct rp_table *t = b->table;
     size_t text_tokens = count(c, b->text, strlen(b->text));
-    if (!t || c->cur_tokens + 1 + text_tokens <= c->p->max_tokens || text_tokens <= c->p->max_tokens)
+    if (!t || text_tokens <= c->p->max_tokens)
         return add_piece(c, b, b->text, strlen(b->text), text_tokens, "\n\n", false);
 
     /* Too big for any chunk: split between rows, header repeated. */
+    c->pending_title = NULL;
     enum rp_err e = flush(c);
     if (e)
         return e;
@@ -371,14 +426,13 @@ enum rp_err rp_chunk_doc(const struct rp_doc *doc, const struct rp_chunk_params 
     for (size_t i = 0; i < doc->n_blocks && !e; i++) {
         const struct rp_block *b = &doc->blocks[i];
         if (c.cur.len > 0 && b->section != c.last_section) {
-            if (c.cur_tokens >= params->min_tokens) {
+            const char *title = doc->sections[b->section].title;
+            if (c.cur_tokens >= params->min_tokens ||
+                !fits(&c, "\n\n", title, strlen(title), count(&c, title, strlen(title)))) {
                 e = flush(&c);
-            } else {
+            } else if (title[0]) {
                 /* Merge a small section into the next one, keeping its heading. */
-                const char *title = doc->sections[b->section].title;
-                if (title[0] && (rp_buf_adds(&c.cur, "\n\n") || rp_buf_adds(&c.cur, title)))
-                    e = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-                c.cur_tokens += count(&c, title, strlen(title)) + 1;
+                c.pending_title = title;
             }
             if (e)
                 break;

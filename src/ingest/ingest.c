@@ -40,50 +40,6 @@ enum rp_doc_format rp_ingest_format_for_path(const char *path)
     return RP_FORMAT_UNKNOWN;
 }
 
-bool rp_utf8_valid(const char *str, size_t n, size_t *bad_at)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            min = 0x80;
-            c &= 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            min = 0x800;
-            c &= 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            min = 0x10000;
-            c &= 0x07;
-        } else {
-            goto bad;
-        }
-        if (n - i < len)
-            goto bad;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                goto bad;
-            c = (c << 6) | (s[i + k] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            goto bad;
-        i += len;
-    }
-    return true;
-bad:
-    if (bad_at)
-        *bad_at = i;
-    return false;
-}
-
 enum rp_err rp_ingest_buffer(const char *path, enum rp_doc_format format, const char *data,
                              size_t len, const struct rp_ingest_params *params,
                              struct rp_doc **out, struct rp_error *err)

@@ -475,16 +475,16 @@ enum rp_err rp_llama_run(struct rp_llama *m, const struct rp_sampling *sampling,
                 slot_finish(m, sl, i, RP_FINISH_STOP, done, ud, stats);
                 continue;
             }
-            char piece[256];
-            int32_t pn = llama_token_to_piece(m->vocab, tok, piece, sizeof(piece), 0, false);
-            if (pn > 0 && rp_buf_add(&sl->req->text, piece, (size_t)pn)) {
+            const char *piece = m->ix.text + m->ix.text_off[tok];
+            size_t pn = m->ix.text_off[tok + 1] - m->ix.text_off[tok];
+            if (rp_buf_add(&sl->req->text, piece, pn)) {
                 rp_error_set(&sl->req->err, RP_ERR_TOOBIG, "output over the 1 MiB limit");
                 slot_finish(m, sl, i, RP_FINISH_ERROR, done, ud, stats);
                 continue;
             }
             sl->req->n_gen_tokens++;
             sl->last = tok;
-            if (sl->req->grammar && pn > 0 && json_complete(sl, piece, (size_t)pn)) {
+            if (sl->req->grammar && json_complete(sl, piece, pn)) {
                 slot_finish(m, sl, i, RP_FINISH_STOP, done, ud, stats);
                 continue;
             }

@@ -23,15 +23,29 @@ struct rp__vocab_index {
     int32_t probe[256];  /* a token whose text is exactly byte b, or -1 */
     int32_t *other;      /* tokens with empty text or end-of-generation: always checked */
     size_t n_other;
+    char *text;          /* each token's output text (special tokens not rendered) */
+    uint32_t *text_off;  /* token t's text is text[text_off[t] .. text_off[t + 1]) */
 };
+
+/* Incremental UTF-8 validation of a sequence's output, token by token. */
+struct rp__utf8 {
+    uint8_t need;   /* continuation bytes still expected */
+    uint8_t lo, hi; /* allowed range of the next continuation byte */
+};
+
+/* Advances st over s[0..n) and returns true when the bytes keep the output
+ * valid UTF-8 (a sequence may stay open at the end); st is unchanged when
+ * they do not. */
+bool rp__utf8_step(struct rp__utf8 *st, const char *s, size_t n);
 
 /* Builds the index for vocab; false when out of memory. */
 bool rp__vocab_index_build(struct rp__vocab_index *ix, const struct llama_vocab *vocab);
 void rp__vocab_index_release(struct rp__vocab_index *ix);
 
 /* Samples one token from logits with top-k / temperature / top-p and the
- * sequence's own random generator; when grammar is set, the chosen token is
- * checked against it and the full grammar pass runs only if it is rejected.
+ * sequence's own random generator, among tokens that keep the output valid
+ * UTF-8 and, when grammar is set, that the grammar accepts: the drawn token
+ * is checked, and the candidates are narrowed only if it is rejected.
  * Scratch space is reused between calls. */
 /* A min-heap keeping the best `cap` (logit, token) pairs offered to it. */
 struct rp__topk {
@@ -44,7 +58,8 @@ struct rp__topk {
 
 struct rp__sampler {
     struct llama_sampler *grammar;    /* owned; NULL for free text */
-    const struct rp__vocab_index *ix; /* borrowed; NULL: no first-byte filter */
+    const struct rp__vocab_index *ix; /* borrowed */
+    struct rp__utf8 utf8;
     struct rp_rng rng;
     struct rp__topk top;    /* the k candidates drawn from */
     struct rp__topk wide;   /* the best few hundred, for the grammar fallback */
@@ -57,7 +72,7 @@ enum rp_err rp__sampler_init(struct rp__sampler *s, struct llama_sampler *gramma
                              const struct rp__vocab_index *ix, uint64_t seed, int n_vocab,
                              const struct rp_sampling *p);
 void rp__sampler_release(struct rp__sampler *s);
-/* Returns the sampled token, or -1 when the grammar allows no token.
+/* Returns the sampled token, or -1 when no token is acceptable.
  * *fallback is set when the full grammar pass was needed. The token is
  * accepted into the grammar state. */
 llama_token rp__sampler_sample(struct rp__sampler *s, const struct rp_sampling *p,

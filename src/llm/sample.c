@@ -6,11 +6,13 @@
  * top-p cut, and one draw from the sequence's splitmix64 generator, so a
  * request's output depends only on its seed and the logits.
  *
- * With a grammar, only the drawn token is checked (a one-element candidate
- * array through llama_sampler_apply). When the grammar rejects it, the draw
- * is repeated over the k best tokens the grammar accepts - exactly what a
- * grammar pass over the whole vocabulary followed by top-k would give -
- * found in stages, cheapest first:
+ * Only the drawn token is checked: that its bytes keep the output valid
+ * UTF-8 (byte-level vocabularies can produce any byte sequence, and llama's
+ * grammar accepts invalid ones) and, with a grammar, that the grammar
+ * accepts it (a one-element candidate array through llama_sampler_apply).
+ * When it is rejected, the draw is repeated over the k best acceptable
+ * tokens - exactly what filtering the whole vocabulary followed by top-k
+ * would give - found in stages, cheapest first:
  *   1. the best 8k, then 64k tokens by logit: if k of them are accepted,
  *      no token outside them can be among the k best accepted ones;
  *   2. every token whose first byte the grammar accepts (the vocabulary
@@ -18,6 +20,7 @@
  *   3. the whole vocabulary, so the stages can never cause a dead end.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,20 +31,36 @@ bool rp__vocab_index_build(struct rp__vocab_index *ix, const struct llama_vocab 
     int n = llama_vocab_n_tokens(vocab);
     memset(ix, 0, sizeof(*ix));
     int16_t *first = malloc((size_t)n * sizeof(*first));
+    size_t text_cap = (size_t)n * 8;
     ix->by_byte = malloc((size_t)n * sizeof(*ix->by_byte));
     ix->other = malloc((size_t)n * sizeof(*ix->other));
-    if (!first || !ix->by_byte || !ix->other) {
-        free(first);
-        rp__vocab_index_release(ix);
-        return false;
-    }
+    ix->text_off = malloc(((size_t)n + 1) * sizeof(*ix->text_off));
+    ix->text = malloc(text_cap);
+    if (!first || !ix->by_byte || !ix->other || !ix->text_off || !ix->text)
+        goto fail;
     for (int b = 0; b < 256; b++)
         ix->probe[b] = -1;
     int32_t count[256] = {0};
+    size_t text_len = 0;
     for (int t = 0; t < n; t++) {
-        char piece[64];
-        /* The grammar sees the same text: special tokens rendered. */
-        int32_t len = llama_token_to_piece(vocab, t, piece, sizeof(piece), 0, true);
+        char piece[256];
+        /* Output text, as appended to a sequence's result. */
+        int32_t len = llama_token_to_piece(vocab, t, piece, sizeof(piece), 0, false);
+        if (len < 0)
+            len = 0;
+        if (text_len + (size_t)len > text_cap) {
+            text_cap = 2 * text_cap + (size_t)len;
+            char *p = realloc(ix->text, text_cap);
+            if (!p)
+                goto fail;
+            ix->text = p;
+        }
+        memcpy(ix->text + text_len, piece, (size_t)len);
+        ix->text_off[t] = (uint32_t)text_len;
+        text_len += (size_t)len;
+
+        /* The grammar sees special tokens rendered. */
+        len = llama_token_to_piece(vocab, t, piece, sizeof(piece), 0, true);
         if (len <= 0 || piece[0] == 0 || llama_vocab_is_eog(vocab, t)) {
             first[t] = -1;
             ix->other[ix->n_other++] = t;
@@ -53,6 +72,7 @@ bool rp__vocab_index_build(struct rp__vocab_index *ix, const struct llama_vocab 
         if (len == 1 && ix->probe[b] < 0)
             ix->probe[b] = t;
     }
+    ix->text_off[n] = (uint32_t)text_len;
     ix->start[0] = 0;
     for (int b = 0; b < 256; b++)
         ix->start[b + 1] = ix->start[b] + count[b];
@@ -63,14 +83,65 @@ bool rp__vocab_index_build(struct rp__vocab_index *ix, const struct llama_vocab 
             ix->by_byte[fill[first[t]]++] = t;
     free(first);
     return true;
+fail:
+    free(first);
+    rp__vocab_index_release(ix);
+    return false;
 }
 
 void rp__vocab_index_release(struct rp__vocab_index *ix)
 {
     free(ix->by_byte);
     free(ix->other);
-    ix->by_byte = NULL;
-    ix->other = NULL;
+    free(ix->text);
+    free(ix->text_off);
+    memset(ix, 0, sizeof(*ix));
+}
+
+bool rp__utf8_step(struct rp__utf8 *st, const char *s, size_t n)
+{
+    struct rp__utf8 x = *st;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (x.need) {
+            if (c < x.lo || c > x.hi)
+                return false;
+            x.need--;
+            x.lo = 0x80;
+            x.hi = 0xBF;
+            continue;
+        }
+        x.lo = 0x80;
+        x.hi = 0xBF;
+        if (c < 0x80)
+            continue;
+        if (c >= 0xC2 && c <= 0xDF) {
+            x.need = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            x.need = 2;
+            if (c == 0xE0)
+                x.lo = 0xA0; /* no overlong forms */
+            else if (c == 0xED)
+                x.hi = 0x9F; /* no surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            x.need = 3;
+            if (c == 0xF0)
+                x.lo = 0x90;
+            else if (c == 0xF4)
+                x.hi = 0x8F; /* nothing above U+10FFFF */
+        } else {
+            return false;
+        }
+    }
+    *st = x;
+    return true;
+}
+
+static bool utf8_ok(const struct rp__sampler *s, llama_token t)
+{
+    struct rp__utf8 st = s->utf8;
+    const struct rp__vocab_index *ix = s->ix;
+    return rp__utf8_step(&st, ix->text + ix->text_off[t], ix->text_off[t + 1] - ix->text_off[t]);
 }
 
 /* ---- top-k heap ---- */
@@ -237,39 +308,50 @@ static bool grammar_allows(struct llama_sampler *g, llama_token tok, float logit
     return td.logit != -INFINITY;
 }
 
-/* Runs the grammar over s->cand[0..n) and keeps the best accepted ones in s->top. */
-static void grammar_filter(struct rp__sampler *s, size_t n)
+/* Keeps the best acceptable tokens of s->cand[0..n) in s->top: those that
+ * keep the output valid UTF-8 and that the grammar (if any) accepts. */
+static void filter_candidates(struct rp__sampler *s, size_t n)
 {
-    llama_token_data_array arr = {s->cand, n, -1, false};
-    llama_sampler_apply(s->grammar, &arr);
+    /* The grammar first: it removes most candidates, and UTF-8 is then
+     * checked only on the survivors. */
+    if (s->grammar && n > 0) {
+        llama_token_data_array arr = {s->cand, n, -1, false};
+        llama_sampler_apply(s->grammar, &arr);
+    }
     s->top.cap = s->top.alloc;
     s->top.have = 0;
-    for (size_t i = 0; i < arr.size; i++)
-        if (arr.data[i].logit != -INFINITY)
-            topk_offer(&s->top, arr.data[i].logit, arr.data[i].id);
+    for (size_t i = 0; i < n; i++) {
+        float v = s->cand[i].logit;
+        if (v == -INFINITY || isnan(v))
+            continue;
+        if (s->top.have == s->top.cap && v <= s->top.val[0])
+            continue; /* would not enter the heap anyway */
+        if (utf8_ok(s, s->cand[i].id))
+            topk_offer(&s->top, v, s->cand[i].id);
+    }
 }
 
-/* Finds the k best tokens the grammar accepts (see the file comment). */
-static void grammar_candidates(struct rp__sampler *s, const float *logits, int n_vocab)
+/* Finds the k best acceptable tokens (see the file comment). */
+static void find_candidates(struct rp__sampler *s, const float *logits, int n_vocab)
 {
     /* Stage 1: the best 8k, then 64k, tokens (wide.cap is 64k or the vocabulary). */
-    size_t widths[2] = {8 * s->top.cap, s->wide.cap};
+    size_t widths[2] = {8 * s->top.alloc, s->wide.alloc};
     for (int w = 0; w < 2; w++) {
-        if (widths[w] > s->wide.cap || (w == 1 && widths[1] <= widths[0]))
+        if (widths[w] > s->wide.alloc || (w == 1 && widths[1] <= widths[0]))
             continue;
         topk_scan(&s->wide, logits, (size_t)n_vocab, widths[w]);
         size_t n = s->wide.have;
         for (size_t i = 0; i < n; i++)
             s->cand[i] = (llama_token_data){s->wide.id[i], s->wide.val[i], 0.0f};
-        grammar_filter(s, n);
+        filter_candidates(s, n);
         /* Every token left out scores no higher than those looked at, so k
          * accepted ones among them are the k best accepted overall; and when
          * fewer than the width were finite, nothing was left out. */
-        if (s->top.have == s->top.cap || (n < widths[w] && s->top.have > 0))
+        if (s->top.have == s->top.alloc || (n < widths[w] && s->top.have > 0))
             return;
     }
     /* Stage 2: tokens whose first byte the grammar accepts. */
-    if (s->ix) {
+    if (s->grammar) {
         const struct rp__vocab_index *ix = s->ix;
         size_t n = 0;
         for (int b = 0; b < 256; b++) {
@@ -286,14 +368,22 @@ static void grammar_candidates(struct rp__sampler *s, const float *logits, int n
             int32_t t = ix->other[k];
             s->cand[n++] = (llama_token_data){t, logits[t], 0.0f};
         }
-        grammar_filter(s, n);
+        filter_candidates(s, n);
         if (s->top.have > 0)
             return;
     }
     /* Stage 3: the whole vocabulary. */
     for (int i = 0; i < n_vocab; i++)
         s->cand[i] = (llama_token_data){i, logits[i], 0.0f};
-    grammar_filter(s, (size_t)n_vocab);
+    filter_candidates(s, (size_t)n_vocab);
+}
+
+static void accept(struct rp__sampler *s, llama_token tok)
+{
+    const struct rp__vocab_index *ix = s->ix;
+    rp__utf8_step(&s->utf8, ix->text + ix->text_off[tok], ix->text_off[tok + 1] - ix->text_off[tok]);
+    if (s->grammar)
+        llama_sampler_accept(s->grammar, tok);
 }
 
 llama_token rp__sampler_sample(struct rp__sampler *s, const struct rp_sampling *p,
@@ -302,10 +392,8 @@ llama_token rp__sampler_sample(struct rp__sampler *s, const struct rp_sampling *
     *fallback = false;
     topk_scan(&s->top, logits, (size_t)n_vocab, s->top.alloc);
     llama_token tok = draw(s, p);
-    if (!s->grammar)
-        return tok;
-    if (tok >= 0 && grammar_allows(s->grammar, tok, logits[tok])) {
-        llama_sampler_accept(s->grammar, tok);
+    if (tok >= 0 && utf8_ok(s, tok) && (!s->grammar || grammar_allows(s->grammar, tok, logits[tok]))) {
+        accept(s, tok);
         return tok;
     }
     *fallback = true;
@@ -314,9 +402,9 @@ llama_token rp__sampler_sample(struct rp__sampler *s, const struct rp_sampling *
         if (!s->cand)
             return -1;
     }
-    grammar_candidates(s, logits, n_vocab);
+    find_candidates(s, logits, n_vocab);
     tok = draw(s, p);
     if (tok >= 0)
-        llama_sampler_accept(s->grammar, tok);
+        accept(s, tok);
     return tok;
 }

@@ -15,6 +15,7 @@
 #include "ranpipe/fs.h"
 #include "ranpipe/hash.h"
 #include "ranpipe/prompt.h"
+#include "ranpipe/utf8.h"
 
 enum { F_DATASET, F_REJECTS, F_CHUNKS, F__COUNT };
 static const char *const file_names[F__COUNT] = {"dataset.jsonl", "rejects.jsonl", "chunks.jsonl"};
@@ -85,15 +86,30 @@ void rp_dataset_free(struct rp_dataset *ds)
     free(ds);
 }
 
+/* A JSON string for text that may not be valid UTF-8 (model output, file
+ * names): invalid bytes become U+FFFD instead of losing the field. */
+static json_t *text_json(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    struct rp_buf b;
+    rp_buf_init(&b, RP_BUF_NO_CAP);
+    if (rp_utf8_repair(s, strlen(s), &b) == RP_OK)
+        j = json_string(b.data);
+    rp_buf_release(&b);
+    return j;
+}
+
 static json_t *origin_json(const struct rp_origin *o)
 {
     char chunk_id[17];
     rp_hash_hex(o->chunk_hash, chunk_id);
     json_t *m = json_object();
-    json_object_set_new(m, "source", json_string(o->source ? o->source : ""));
+    json_object_set_new(m, "source", text_json(o->source ? o->source : ""));
     if (o->title)
-        json_object_set_new(m, "title", json_string(o->title));
-    json_object_set_new(m, "section", json_string(o->section ? o->section : ""));
+        json_object_set_new(m, "title", text_json(o->title));
+    json_object_set_new(m, "section", text_json(o->section ? o->section : ""));
     json_object_set_new(m, "chunk", json_integer((json_int_t)o->chunk_index));
     json_object_set_new(m, "chunk_id", json_string(chunk_id));
     return m;
@@ -120,7 +136,7 @@ enum rp_err rp_dataset_add_chunk(struct rp_dataset *ds, const struct rp_origin *
 {
     json_t *c = origin_json(o);
     json_object_set_new(c, "tokens", json_integer((json_int_t)n_tokens));
-    json_object_set_new(c, "text", json_string(text));
+    json_object_set_new(c, "text", text_json(text));
     return write_line(ds, F_CHUNKS, c, err);
 }
 
@@ -138,13 +154,13 @@ enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o
     json_t *rec = json_object();
     json_object_set_new(rec, "id", json_string(id));
     json_t *msgs = json_array();
-    json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", question));
-    json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "assistant", "content", answer));
+    json_array_append_new(msgs, json_pack("{s:s,s:o}", "role", "user", "content", text_json(question)));
+    json_array_append_new(msgs, json_pack("{s:s,s:o}", "role", "assistant", "content", text_json(answer)));
     json_object_set_new(rec, "messages", msgs);
     json_t *meta = origin_json(o);
-    json_object_set_new(meta, "type", json_string(type));
+    json_object_set_new(meta, "type", text_json(type));
     if (o->model)
-        json_object_set_new(meta, "model", json_string(o->model));
+        json_object_set_new(meta, "model", text_json(o->model));
     json_object_set_new(meta, "prompt", json_string(RP_PROMPT_VERSION));
     char seed[17];
     rp_hash_hex(o->seed, seed);
@@ -162,16 +178,16 @@ enum rp_err rp_dataset_add_reject(struct rp_dataset *ds, const struct rp_origin 
 {
     json_t *rec = json_object();
     json_object_set_new(rec, "stage", json_string(stage));
-    json_object_set_new(rec, "reason", json_string(reason));
+    json_object_set_new(rec, "reason", text_json(reason));
     if (question)
-        json_object_set_new(rec, "question", json_string(question));
+        json_object_set_new(rec, "question", text_json(question));
     if (answer)
-        json_object_set_new(rec, "answer", json_string(answer));
+        json_object_set_new(rec, "answer", text_json(answer));
     if (raw)
-        json_object_set_new(rec, "raw", json_string(raw));
+        json_object_set_new(rec, "raw", text_json(raw));
     json_t *meta = origin_json(o);
     if (o->model)
-        json_object_set_new(meta, "model", json_string(o->model));
+        json_object_set_new(meta, "model", text_json(o->model));
     json_object_set_new(rec, "metadata", meta);
     enum rp_err rc = write_line(ds, F_REJECTS, rec, err);
     if (!rc)

@@ -1,1 +1,74 @@
-exit 0
+#!/usr/bin/env bash
+# `ranpipe run` end to end on the bundled examples with the tiny fixture model.
+. "$(dirname "$0")/tap.sh"
+EX=$RANPIPE_SOURCE_DIR/examples
+PY=${PYTHON3:-python3}
+M=$RANPIPE_TINY_MODEL
+
+unset RANPIPE_MODEL
+expect_exit 1 "no model configured" "$RANPIPE_BIN" run "$EX" -o "$T/none"
+ok_if "says what is missing" grep -q "no model configured: pass --model" <<<"$ERR"
+expect_exit 1 "missing model file" "$RANPIPE_BIN" run "$EX" -o "$T/none" --model "$T/missing.gguf"
+ok_if "names the model file" grep -q "missing.gguf" <<<"$ERR"
+expect_exit 1 "missing input" "$RANPIPE_BIN" run "$T/no-such-dir" -o "$T/none" --model "$M"
+ok_if "names the input" grep -q "no-such-dir" <<<"$ERR"
+
+expect_exit 0 "run on the examples" "$RANPIPE_BIN" run "$EX" -o "$T/out" --model "$M" -t 2 -p 4
+ok_if "summary on stderr" grep -q "pairs written" <<<"$ERR"
+ok_if "dataset, rejects and chunks are valid" "$PY" - "$T/out" <<'PY'
+import json, sys, os
+out = sys.argv[1]
+def load(name):
+    with open(os.path.join(out, name), encoding="utf-8") as f:
+        text = f.read()
+    assert text == "" or text.endswith("\n"), name + " ends in a torn line"
+    return [json.loads(l) for l in text.splitlines()]
+data, rejects, chunks = load("dataset.jsonl"), load("rejects.jsonl"), load("chunks.jsonl")
+assert data, "empty dataset"
+ids = set()
+for r in data:
+    assert set(r) == {"id", "messages", "metadata"}, r.keys()
+    assert r["id"] not in ids; ids.add(r["id"])
+    roles = [m["role"] for m in r["messages"]]
+    assert roles == ["user", "assistant"], roles
+    assert all(isinstance(m["content"], str) and m["content"].strip() for m in r["messages"])
+    md = r["metadata"]
+    for k in ("source", "section", "chunk", "chunk_id", "type", "model", "prompt", "seed"):
+        assert k in md, (k, md)
+    assert md["model"].startswith("ranpipe-fixture-qwen3-tiny")
+    assert md["type"] in ("factual", "definition", "parameter", "procedure", "comparison", "troubleshooting")
+sources = {c["source"] for c in chunks}
+assert any(s.endswith("uplink-power-control.md") for s in sources)
+assert any(s.endswith("lock-and-unlock-cell.txt") for s in sources)
+# Nothing silently dropped: every chunk produced pairs or a reject.
+seen = {r["metadata"]["chunk_id"] for r in data} | {r["metadata"]["chunk_id"] for r in rejects}
+missing = [c["chunk_id"] for c in chunks if c["chunk_id"] not in seen]
+assert not missing, missing
+unsupported = [r for r in rejects if r["stage"] == "ingest"]
+assert {os.path.basename(r["metadata"]["source"]) for r in unsupported} == \
+    {"carrier-aggregation.html", "nr-cell-parameters.csv"}, unsupported
+assert all("unsupported file type" in r["reason"] for r in unsupported)
+assert not any(f.endswith(".partial") for f in os.listdir(out))
+PY
+
+expect_exit 0 "the same run again" "$RANPIPE_BIN" run "$EX" -o "$T/again" --model "$M" -t 2 -p 4 -q
+ok_if "same inputs, model and seed give the same dataset" cmp "$T/out/dataset.jsonl" "$T/again/dataset.jsonl"
+expect_exit 0 "another seed" "$RANPIPE_BIN" run "$EX" -o "$T/seed2" --model "$M" -t 2 -p 4 -q --seed 2
+ok_if "another seed gives another dataset" bash -c "! cmp -s '$T/out/dataset.jsonl' '$T/seed2/dataset.jsonl'"
+
+export RANPIPE_MODEL=$M
+expect_exit 0 "model from RANPIPE_MODEL, one file, one sequence" \
+  "$RANPIPE_BIN" run "$EX/procedures/lock-and-unlock-cell.txt" -o "$T/env" -t 2 -p 1 --pairs 1
+ok_if "one pair per chunk at most" "$PY" - "$T/env" <<'PY'
+import json, sys, collections
+rows = [json.loads(l) for l in open(sys.argv[1] + "/dataset.jsonl")]
+per = collections.Counter(r["metadata"]["chunk_id"] for r in rows)
+assert rows and max(per.values()) == 1, per
+PY
+
+printf 'bad\xff' >"$T/bad.txt"
+expect_exit 0 "a bad file does not stop the run" "$RANPIPE_BIN" run "$T/bad.txt" "$EX/procedures" -o "$T/bad" -q
+ok_if "the bad file is in rejects.jsonl with its reason" grep -q 'bad.txt.*invalid UTF-8' "$T/bad/rejects.jsonl"
+ok_if "the good file is in the dataset" grep -q 'lock-and-unlock-cell.txt' "$T/bad/dataset.jsonl"
+
+done_testing

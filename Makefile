@@ -1,0 +1,70 @@
+# ranpipe - the two commands that set everything up on a fresh Debian machine:
+#
+#   make demo    install dependencies, build, run ranpipe on examples/ -> out/
+#                (MODEL=path/to/model.gguf for a real model; otherwise the tiny
+#                random-weight fixture model, whose text is noise)
+#   make check   install dependencies, build, run the whole test suite
+#                (dev build, then ASan+UBSan, then ThreadSanitizer on the
+#                threaded parts)
+#
+# Other targets: build, deps, llama, llama-tools, bench, format, clean.
+# Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
+
+PRESET ?= dev
+JOBS   ?= $(shell nproc)
+BUILD  := build/$(PRESET)
+MODEL  ?=
+OUT    ?= out
+
+.PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan bench format clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+	scripts/build-llama.sh libs >/dev/null
+
+llama: deps
+
+llama-tools: deps
+	scripts/build-llama.sh tools >/dev/null
+
+build: deps
+	cmake --preset $(PRESET) >/dev/null
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+demo: build
+	@if [ -n "$(MODEL)" ]; then \
+	  echo "ranpipe: running on examples/ with $(MODEL)"; \
+	  $(BUILD)/bin/ranpipe run examples/ -o $(OUT) --model "$(MODEL)"; \
+	else \
+	  echo "ranpipe: no MODEL given; using the tiny fixture model (random weights: its text is noise)."; \
+	  echo "ranpipe: for real pairs: make demo MODEL=~/models/Qwen3-1.7B-Q4_K_M.gguf"; \
+	  $(BUILD)/bin/ranpipe run examples/ -o $(OUT) --model $(BUILD)/models/tiny-qwen3-f16.gguf; \
+	fi
+	@echo "ranpipe: see $(OUT)/dataset.jsonl, $(OUT)/rejects.jsonl and $(OUT)/chunks.jsonl"
+
+check: check-dev check-asan check-tsan
+
+check-dev: deps
+	$(MAKE) --no-print-directory build PRESET=dev
+	ctest --preset dev -j $(JOBS)
+
+check-asan: deps
+	$(MAKE) --no-print-directory build PRESET=asan-ubsan
+	ctest --preset asan-ubsan -j $(JOBS)
+
+check-tsan: deps
+	$(MAKE) --no-print-directory build PRESET=tsan
+	ctest --preset tsan -j $(JOBS)
+
+bench: llama-tools
+	$(MAKE) --no-print-directory build PRESET=release
+	cmake --build --preset release --target bench-models -j $(JOBS)
+	bench/bench_slice.sh build/release
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
