@@ -15,6 +15,8 @@ JOBS   ?= $(shell nproc)
 BUILD  := build/$(PRESET)
 MODEL  ?=
 OUT    ?= out
+# With RANPIPE_CUDA=1, llama.cpp is built with GGML_CUDA=ON (needs nvcc) and used.
+CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
 .PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan bench format clean
 
@@ -30,7 +32,7 @@ llama-tools: deps
 	scripts/build-llama.sh tools >/dev/null
 
 build: deps
-	cmake --preset $(PRESET) >/dev/null
+	cmake --preset $(PRESET) $(CMAKE_FLAGS) >/dev/null
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
 demo: build

@@ -175,6 +175,8 @@ static enum rp_err start_with_overlap(struct chunker *c, const char *prev, size_
             break;
         best = start;
     }
+    while (best < prev_len && (prev[best] == '\n' || prev[best] == ' '))
+        best++;
     if (best >= prev_len)
         return RP_OK;
     if (rp_buf_add(&c->cur, prev + best, prev_len - best))

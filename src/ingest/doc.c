@@ -58,7 +58,8 @@ int rp_doc_add_section(struct rp_doc *doc, const char *title, size_t title_len, 
     if (!t)
         return -1;
     int parent = -1;
-    for (int i = (int)doc->n_sections - 1; i >= 0; i = doc->sections[i].parent) {
+    /* The preamble (section 0) encloses nothing: top-level headings get -1. */
+    for (int i = (int)doc->n_sections - 1; i > 0; i = doc->sections[i].parent) {
         if (doc->sections[i].level < level) {
             parent = i;
             break;

@@ -8,6 +8,8 @@
  * flattened to "- item" lines indented by depth; recursion is bounded by
  * params->max_depth.
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmark-gfm-core-extensions.h>
@@ -72,6 +74,75 @@ static enum rp_err add_text_block(struct md_walk *w, enum rp_block_type type, cm
     return RP_OK;
 }
 
+static enum rp_err list_text(struct md_walk *w, cmark_node *list, int depth);
+
+static bool is_table(cmark_node *n)
+{
+    const char *ts = cmark_node_get_type_string(n);
+    return ts && strcmp(ts, "table") == 0;
+}
+
+/* Appends the text of one block inside a list item: each line indented,
+ * the first prefixed with marker (then reset to the continuation indent). */
+static enum rp_err item_block(struct md_walk *w, cmark_node *c, int depth, const char **marker)
+{
+    if (depth > w->params->max_depth)
+        return rp_error_set(w->err, RP_ERR_TOOBIG, "list nesting deeper than %d",
+                            w->params->max_depth);
+    enum rp_err e = RP_OK;
+    cmark_node_type t = cmark_node_get_type(c);
+    if (t == CMARK_NODE_LIST)
+        return list_text(w, c, depth + 1);
+    if (t == CMARK_NODE_BLOCK_QUOTE) {
+        for (cmark_node *q = cmark_node_first_child(c); q && !e; q = cmark_node_next(q))
+            e = item_block(w, q, depth + 1, marker);
+        return e;
+    }
+    if (is_table(c)) {
+        /* One line per row, cells joined like a rendered table. */
+        struct rp_buf cell;
+        rp_buf_init(&cell, RP_BUF_NO_CAP);
+        for (cmark_node *row = cmark_node_first_child(c); row && !e; row = cmark_node_next(row)) {
+            for (int i = 0; i < depth && !e; i++)
+                e = rp_buf_adds(&w->text, "  ");
+            if (!e)
+                e = rp_buf_adds(&w->text, *marker);
+            *marker = "  ";
+            int first = 1;
+            for (cmark_node *k = cmark_node_first_child(row); k && !e; k = cmark_node_next(k)) {
+                rp_buf_reset(&cell);
+                e = inline_text(w, k, 0, &cell);
+                if (!e && !first)
+                    e = rp_buf_adds(&w->text, " | ");
+                if (!e)
+                    e = rp_buf_add(&w->text, cell.data, cell.len);
+                first = 0;
+            }
+            if (!e)
+                e = rp_buf_addc(&w->text, '\n');
+        }
+        rp_buf_release(&cell);
+        return e;
+    }
+    for (int i = 0; i < depth && !e; i++)
+        e = rp_buf_adds(&w->text, "  ");
+    if (!e)
+        e = rp_buf_adds(&w->text, *marker);
+    *marker = "  ";
+    if (!e) {
+        if (t == CMARK_NODE_CODE_BLOCK) {
+            const char *lit = cmark_node_get_literal(c);
+            e = rp_buf_adds(&w->text, lit ? lit : "");
+            rp_buf_rtrim(&w->text);
+        } else {
+            e = inline_text(w, c, 0, &w->text);
+        }
+    }
+    if (!e)
+        e = rp_buf_addc(&w->text, '\n');
+    return e;
+}
+
 /* Appends list items of list node n to w->text as indented "- " lines. */
 static enum rp_err list_text(struct md_walk *w, cmark_node *list, int depth)
 {
@@ -81,32 +152,12 @@ static enum rp_err list_text(struct md_walk *w, cmark_node *list, int depth)
     enum rp_err e = RP_OK;
     int ordered = cmark_node_get_list_type(list) == CMARK_ORDERED_LIST;
     int number = cmark_node_get_list_start(list);
+    char numbered[32];
     for (cmark_node *item = cmark_node_first_child(list); item && !e; item = cmark_node_next(item)) {
-        int first = 1;
-        for (cmark_node *c = cmark_node_first_child(item); c && !e; c = cmark_node_next(c)) {
-            if (cmark_node_get_type(c) == CMARK_NODE_LIST) {
-                e = list_text(w, c, depth + 1);
-                continue;
-            }
-            for (int i = 0; i < depth && !e; i++)
-                e = rp_buf_adds(&w->text, "  ");
-            if (!e && first)
-                e = ordered ? rp_buf_addf(&w->text, "%d. ", number) : rp_buf_adds(&w->text, "- ");
-            else if (!e)
-                e = rp_buf_adds(&w->text, "  ");
-            if (!e) {
-                if (cmark_node_get_type(c) == CMARK_NODE_CODE_BLOCK) {
-                    const char *lit = cmark_node_get_literal(c);
-                    e = rp_buf_adds(&w->text, lit ? lit : "");
-                    rp_buf_rtrim(&w->text);
-                } else {
-                    e = inline_text(w, c, 0, &w->text);
-                }
-            }
-            if (!e)
-                e = rp_buf_addc(&w->text, '\n');
-            first = 0;
-        }
+        snprintf(numbered, sizeof(numbered), "%d. ", number);
+        const char *marker = ordered ? numbered : "- ";
+        for (cmark_node *c = cmark_node_first_child(item); c && !e; c = cmark_node_next(c))
+            e = item_block(w, c, depth, &marker);
         number++;
     }
     return e;
@@ -149,7 +200,6 @@ static enum rp_err walk_blocks(struct md_walk *w, cmark_node *parent, int depth)
     for (cmark_node *n = cmark_node_first_child(parent); n && !e; n = cmark_node_next(n)) {
         rp_buf_reset(&w->text);
         cmark_node_type t = cmark_node_get_type(n);
-        const char *ts = cmark_node_get_type_string(n);
         switch (t) {
         case CMARK_NODE_HEADING: {
             e = inline_text(w, n, 0, &w->text);
@@ -182,7 +232,7 @@ static enum rp_err walk_blocks(struct md_walk *w, cmark_node *parent, int depth)
             e = walk_blocks(w, n, depth + 1);
             break;
         default:
-            if (ts && strcmp(ts, "table") == 0)
+            if (is_table(n))
                 e = table_block(w, n);
             /* Thematic breaks and raw HTML blocks carry no text we keep. */
             break;

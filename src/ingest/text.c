@@ -90,6 +90,11 @@ static int numbered_heading(const struct line *l, const char **title, size_t *ti
     return level;
 }
 
+static int is_indented(const struct line *l)
+{
+    return l->n > 0 && (l->s[0] == ' ' || l->s[0] == '\t');
+}
+
 static int list_marker(const struct line *l)
 {
     size_t i = 0;
@@ -129,7 +134,7 @@ static enum rp_err emit_run(struct rp_doc *doc, const struct line *lines, size_t
      * indented continuations. */
     int all_list = list_marker(&lines[a]);
     for (size_t i = a + 1; i < b && all_list; i++)
-        all_list = list_marker(&lines[i]) || (lines[i].n > 0 && isspace((unsigned char)lines[i].s[0]));
+        all_list = list_marker(&lines[i]) || is_indented(&lines[i]);
     rp_buf_reset(tmp);
     enum rp_err e = RP_OK;
     for (size_t i = a; i < b && !e; i++) {
@@ -169,7 +174,7 @@ static enum rp_err classify_run(struct rp_doc *doc, const struct line *lines, si
         }
         /* A numbered heading line, alone or at the top of a run. */
         if ((level = numbered_heading(&lines[a], &title, &tlen)) > 0 &&
-            (b - a == 1 || !list_marker(&lines[a + 1]))) {
+            (b - a == 1 || (!list_marker(&lines[a + 1]) && !is_indented(&lines[a + 1])))) {
             e = add_heading(doc, title, tlen, level, lines[a].lineno, err);
             a += 1;
             continue;

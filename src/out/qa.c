@@ -3,6 +3,8 @@
  */
 #include "ranpipe/qa.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,24 +140,32 @@ enum rp_err rp_qa_parse(const char *text, size_t len, struct rp_qa_list *out, st
         rc = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* Try each '[' or '{' in turn: prose or a code fence may come first. */
+    /* Try each '[' or '{' in turn: prose or a code fence may come first.
+     * A candidate that fails only because the text ends is the model's
+     * JSON cut short: that is the answer, not a reason to look inside it. */
     json_error_t jerr;
     memset(&jerr, 0, sizeof(jerr));
-    const char *first_error = NULL;
     char first_msg[160] = "";
-    for (size_t i = 0; i < clean.len && !root; i++) {
+    bool cut = false;
+    for (size_t i = 0; i < clean.len && !root && !cut; i++) {
         if (clean.data[i] != '[' && clean.data[i] != '{')
             continue;
-        root = json_loadb(clean.data + i, clean.len - i, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES,
+        size_t avail = clean.len - i;
+        root = json_loadb(clean.data + i, avail, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES,
                           &jerr);
-        if (!root && !first_error) {
-            snprintf(first_msg, sizeof(first_msg), "%s at character %d", jerr.text, jerr.position);
-            first_error = first_msg;
-        }
+        if (root)
+            break;
+        cut = jerr.position >= 0 && (size_t)jerr.position >= avail;
+        if (!first_msg[0] || cut)
+            snprintf(first_msg, sizeof(first_msg), "%s at character %d", jerr.text,
+                     jerr.position + (int)i);
     }
     if (!root) {
-        rc = rp_error_set(err, RP_ERR_PARSE, "no JSON value in the output%s%s",
-                          first_error ? ": " : "", first_error ? first_error : "");
+        if (cut)
+            rc = rp_error_set(err, RP_ERR_PARSE, "the JSON output is cut off (%s)", first_msg);
+        else
+            rc = rp_error_set(err, RP_ERR_PARSE, "no JSON value in the output%s%s",
+                              first_msg[0] ? ": " : "", first_msg);
         goto out;
     }
     json_t *arr = root;

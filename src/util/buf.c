@@ -38,6 +38,8 @@ enum rp_err rp_buf_grow(struct rp_buf *b, size_t extra)
 {
     if (extra > b->cap || b->len > b->cap - extra)
         return RP_ERR_TOOBIG;
+    if (extra >= SIZE_MAX - b->len)
+        return RP_ERR_NOMEM; /* len + extra + 1 would wrap */
     size_t need = b->len + extra + 1;
     if (need <= b->alloc)
         return RP_OK;
@@ -199,7 +201,7 @@ void rp_arena_release(struct rp_arena *a)
 void *rp_arena_alloc(struct rp_arena *a, size_t n)
 {
     const size_t align = alignof(max_align_t);
-    if (n > SIZE_MAX - align)
+    if (n > SIZE_MAX - align - sizeof(struct rp_arena_block))
         return NULL;
     n = (n + align - 1) & ~(align - 1);
     struct rp_arena_block *blk = a->head;
