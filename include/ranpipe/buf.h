@@ -16,6 +16,7 @@
 #define RANPIPE_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ranpipe/error.h"
@@ -57,6 +58,11 @@ char *rp_buf_detach(struct rp_buf *b);
 /* Reads a whole file into b (appending), failing with RP_ERR_TOOBIG when it
  * would exceed the buffer's cap. Errors name the path. */
 enum rp_err rp_buf_read_file(struct rp_buf *b, const char *path, struct rp_error *err);
+
+/* Text lines: returns the line of data[0..len) that starts at *pos without
+ * its "\n" or "\r\n" in *line / *n, and moves *pos past it; false once *pos
+ * has reached len. */
+bool rp_next_line(const char *data, size_t len, size_t *pos, const char **line, size_t *n);
 
 struct rp_arena_block;
 

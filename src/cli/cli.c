@@ -77,6 +77,25 @@ bool rp_cli_parse_float(const char *s, float min, float max, float *out)
     return true;
 }
 
+bool rp_cli_opt_long(const char *cmd, const char *opt, const char *val, long min, long max,
+                     long *out)
+{
+    if (rp_cli_parse_long(val, min, max, out))
+        return true;
+    rp_cli_usage_error(cmd, "%s needs a number from %ld to %ld, not '%s'", opt, min, max, val);
+    return false;
+}
+
+bool rp_cli_opt_float(const char *cmd, const char *opt, const char *val, float min, float max,
+                      float *out)
+{
+    if (rp_cli_parse_float(val, min, max, out))
+        return true;
+    rp_cli_usage_error(cmd, "%s needs a number from %g to %g, not '%s'", opt, (double)min,
+                       (double)max, val);
+    return false;
+}
+
 bool rp_cli_set_log_level(const char *s)
 {
     enum rp_log_level l;

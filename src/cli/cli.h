@@ -43,6 +43,14 @@ bool rp_cli_parse_long(const char *s, long min, long max, long *out);
 bool rp_cli_parse_u64(const char *s, uint64_t *out);
 bool rp_cli_parse_float(const char *s, float min, float max, float *out);
 
+/* Parse the value of option opt of command cmd; on a bad value print the
+ * usage error ("--parallel needs a number from 1 to 256, not 'x'") and
+ * return false (the caller exits with RP_EXIT_USAGE). */
+bool rp_cli_opt_long(const char *cmd, const char *opt, const char *val, long min, long max,
+                     long *out);
+bool rp_cli_opt_float(const char *cmd, const char *opt, const char *val, float min, float max,
+                      float *out);
+
 /* Applies --log-level / --quiet style settings; false on a bad level. */
 bool rp_cli_set_log_level(const char *s);
 

@@ -150,15 +150,15 @@ int rp_cmd_inspect(int argc, char **argv)
             model_path = optarg;
             break;
         case OPT_CHUNK_TOKENS:
-            if (!rp_cli_parse_long(optarg, 16, 1 << 20, &v))
-                return rp_cli_usage_error("inspect", "--chunk-tokens needs a number from 16 up, not '%s'", optarg);
+            if (!rp_cli_opt_long("inspect", "--chunk-tokens", optarg, 16, 1 << 20, &v))
+                return RP_EXIT_USAGE;
             cp.max_tokens = (size_t)v;
             if (cp.min_tokens > cp.max_tokens / 2)
                 cp.min_tokens = cp.max_tokens / 2;
             break;
         case OPT_CHUNK_OVERLAP:
-            if (!rp_cli_parse_long(optarg, 0, 1 << 20, &v))
-                return rp_cli_usage_error("inspect", "--chunk-overlap needs a number, not '%s'", optarg);
+            if (!rp_cli_opt_long("inspect", "--chunk-overlap", optarg, 0, 1 << 20, &v))
+                return RP_EXIT_USAGE;
             cp.overlap_tokens = (size_t)v;
             break;
         case OPT_LOG_LEVEL:

@@ -133,66 +133,66 @@ int rp_cmd_run(int argc, char **argv)
             p.llama.model_path = optarg;
             break;
         case OPT_CTX:
-            if (!rp_cli_parse_long(optarg, 256, 1 << 20, &v))
-                return rp_cli_usage_error("run", "--ctx needs a number from 256 to 1048576, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--ctx", optarg, 256, 1 << 20, &v))
+                return RP_EXIT_USAGE;
             p.llama.n_ctx_seq = (int)v;
             break;
         case 'p':
-            if (!rp_cli_parse_long(optarg, 1, 256, &v))
-                return rp_cli_usage_error("run", "--parallel needs a number from 1 to 256, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--parallel", optarg, 1, 256, &v))
+                return RP_EXIT_USAGE;
             p.llama.n_parallel = (int)v;
             break;
         case 't':
-            if (!rp_cli_parse_long(optarg, 1, 1024, &v))
-                return rp_cli_usage_error("run", "--threads needs a number from 1 to 1024, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--threads", optarg, 1, 1024, &v))
+                return RP_EXIT_USAGE;
             p.llama.n_threads = (int)v;
             break;
         case OPT_BATCH:
-            if (!rp_cli_parse_long(optarg, 1, 1 << 16, &v))
-                return rp_cli_usage_error("run", "--batch needs a number from 1 to 65536, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--batch", optarg, 1, 1 << 16, &v))
+                return RP_EXIT_USAGE;
             p.llama.n_batch = (int)v;
             p.llama.n_ubatch = (int)v;
             break;
         case OPT_GPU_LAYERS:
-            if (!rp_cli_parse_long(optarg, -1, 10000, &v))
-                return rp_cli_usage_error("run", "--gpu-layers needs -1 or a number of layers, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--gpu-layers", optarg, -1, 10000, &v))
+                return RP_EXIT_USAGE;
             p.llama.n_gpu_layers = (int)v;
             break;
         case OPT_CHUNK_TOKENS:
-            if (!rp_cli_parse_long(optarg, 16, 1 << 20, &v))
-                return rp_cli_usage_error("run", "--chunk-tokens needs a number from 16 up, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--chunk-tokens", optarg, 16, 1 << 20, &v))
+                return RP_EXIT_USAGE;
             p.chunk.max_tokens = (size_t)v;
             if (p.chunk.min_tokens > p.chunk.max_tokens / 2)
                 p.chunk.min_tokens = p.chunk.max_tokens / 2;
             break;
         case OPT_CHUNK_OVERLAP:
-            if (!rp_cli_parse_long(optarg, 0, 1 << 20, &v))
-                return rp_cli_usage_error("run", "--chunk-overlap needs a number, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--chunk-overlap", optarg, 0, 1 << 20, &v))
+                return RP_EXIT_USAGE;
             p.chunk.overlap_tokens = (size_t)v;
             break;
         case OPT_PAIRS:
-            if (!rp_cli_parse_long(optarg, 1, 20, &v))
-                return rp_cli_usage_error("run", "--pairs needs a number from 1 to 20, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--pairs", optarg, 1, 20, &v))
+                return RP_EXIT_USAGE;
             p.shape.max_pairs = (int)v;
             break;
         case OPT_MAX_TOKENS:
-            if (!rp_cli_parse_long(optarg, 16, 1 << 20, &v))
-                return rp_cli_usage_error("run", "--max-tokens needs a number from 16 up, not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--max-tokens", optarg, 16, 1 << 20, &v))
+                return RP_EXIT_USAGE;
             p.sampling.max_tokens = (int)v;
             break;
         case OPT_TEMPERATURE:
-            if (!rp_cli_parse_float(optarg, 0, 10, &f))
-                return rp_cli_usage_error("run", "--temperature needs a number from 0 to 10, not '%s'", optarg);
+            if (!rp_cli_opt_float("run", "--temperature", optarg, 0, 10, &f))
+                return RP_EXIT_USAGE;
             p.sampling.temperature = f;
             break;
         case OPT_TOP_K:
-            if (!rp_cli_parse_long(optarg, 0, 1 << 20, &v))
-                return rp_cli_usage_error("run", "--top-k needs a number (0 for all), not '%s'", optarg);
+            if (!rp_cli_opt_long("run", "--top-k", optarg, 0, 1 << 20, &v))
+                return RP_EXIT_USAGE;
             p.sampling.top_k = (int)v;
             break;
         case OPT_TOP_P:
-            if (!rp_cli_parse_float(optarg, 0, 1, &f))
-                return rp_cli_usage_error("run", "--top-p needs a number from 0 to 1, not '%s'", optarg);
+            if (!rp_cli_opt_float("run", "--top-p", optarg, 0, 1, &f))
+                return RP_EXIT_USAGE;
             p.sampling.top_p = f;
             break;
         case OPT_SEED:

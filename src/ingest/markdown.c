@@ -256,22 +256,19 @@ static int find_front_matter(const char *data, size_t len, size_t *yaml_start, s
     else
         return 0;
     size_t n_lines = 1;
-    size_t pos = first_eol;
-    while (pos < len) {
-        const char *eol = memchr(data + pos, '\n', len - pos);
-        size_t line_end = eol ? (size_t)(eol - data) : len;
-        size_t l = line_end - pos;
-        if (l > 0 && data[pos + l - 1] == '\r')
-            l--;
+    size_t pos = first_eol, line_start = first_eol;
+    const char *line;
+    size_t l;
+    while (rp_next_line(data, len, &pos, &line, &l)) {
         n_lines++;
-        if ((l == 3 && (memcmp(data + pos, "---", 3) == 0 || memcmp(data + pos, "...", 3) == 0))) {
+        if (l == 3 && (memcmp(line, "---", 3) == 0 || memcmp(line, "...", 3) == 0)) {
             *yaml_start = first_eol;
-            *yaml_len = pos - first_eol;
-            *body_start = eol ? line_end + 1 : len;
+            *yaml_len = line_start - first_eol;
+            *body_start = pos;
             *lines = n_lines;
             return 1;
         }
-        pos = eol ? line_end + 1 : len;
+        line_start = pos;
     }
     return 0;
 }

@@ -195,12 +195,9 @@ enum rp_err rp__parse_text(struct rp_doc *doc, const char *data, size_t len,
     enum rp_err e = RP_OK;
 
     size_t pos = 0, lineno = 1;
-    while (pos < len) {
-        const char *eol = memchr(data + pos, '\n', len - pos);
-        size_t end = eol ? (size_t)(eol - data) : len;
-        size_t n = end - pos;
-        if (n > 0 && data[pos + n - 1] == '\r')
-            n--;
+    const char *ls;
+    size_t ln;
+    while (rp_next_line(data, len, &pos, &ls, &ln)) {
         if (n_lines == cap) {
             cap = cap ? cap * 2 : 256;
             struct line *p = realloc(lines, cap * sizeof(*lines));
@@ -210,11 +207,10 @@ enum rp_err rp__parse_text(struct rp_doc *doc, const char *data, size_t len,
             }
             lines = p;
         }
-        lines[n_lines].s = data + pos;
-        lines[n_lines].n = n;
+        lines[n_lines].s = ls;
+        lines[n_lines].n = ln;
         lines[n_lines].lineno = lineno++;
         n_lines++;
-        pos = eol ? end + 1 : len;
     }
 
     size_t run = 0;

@@ -170,6 +170,21 @@ out:
     return rc;
 }
 
+bool rp_next_line(const char *data, size_t len, size_t *pos, const char **line, size_t *n)
+{
+    if (*pos >= len)
+        return false;
+    const char *start = data + *pos;
+    const char *eol = memchr(start, '\n', len - *pos);
+    size_t l = eol ? (size_t)(eol - start) : len - *pos;
+    *pos += eol ? l + 1 : l;
+    if (l > 0 && start[l - 1] == '\r')
+        l--;
+    *line = start;
+    *n = l;
+    return true;
+}
+
 /* ---- arena ---- */
 
 struct rp_arena_block {
