@@ -5,7 +5,7 @@
 #                random-weight fixture model, whose text is noise)
 #   make check   install dependencies, build, run the whole test suite
 #                (dev build, then ASan+UBSan, then ThreadSanitizer on the
-#                threaded parts)
+#                threaded parts, then a 60-second run of every fuzz target)
 #
 # Other targets: build, deps, llama, llama-tools, bench, format, clean.
 # Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
@@ -18,7 +18,7 @@ OUT    ?= out
 # With RANPIPE_CUDA=1, llama.cpp is built with GGML_CUDA=ON (needs nvcc) and used.
 CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
-.PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan bench format clean
+.PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench format clean
 
 all: build
 
@@ -46,7 +46,7 @@ demo: build
 	fi
 	@echo "ranpipe: see $(OUT)/dataset.jsonl, $(OUT)/rejects.jsonl and $(OUT)/chunks.jsonl"
 
-check: check-dev check-asan check-tsan
+check: check-dev check-asan check-tsan check-fuzz
 
 check-dev: deps
 	$(MAKE) --no-print-directory build PRESET=dev
@@ -59,6 +59,10 @@ check-asan: deps
 check-tsan: deps
 	$(MAKE) --no-print-directory build PRESET=tsan
 	ctest --preset tsan -j $(JOBS)
+
+check-fuzz: deps
+	$(MAKE) --no-print-directory build PRESET=fuzz
+	ctest --preset fuzz -j $(JOBS)
 
 bench: llama-tools
 	$(MAKE) --no-print-directory build PRESET=release

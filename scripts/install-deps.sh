@@ -11,8 +11,10 @@ pkgs=(
   libcurl4-openssl-dev libsqlite3-dev libyaml-dev libjansson-dev libcmark-gfm-dev
   libcmark-gfm-extensions-dev libxml2-dev libzip-dev libpoppler-glib-dev
   libmicrohttpd-dev libxxhash-dev
-  # tests
-  libcmocka-dev
+  # PDF test documents are drawn with cairo
+  libcairo2-dev fonts-dejavu-core
+  # tests: unit tests, fuzzing (clang's libFuzzer), peers of the benchmarks
+  libcmocka-dev clang libclang-rt-14-dev pandoc poppler-utils
 )
 
 missing=()

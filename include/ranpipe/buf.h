@@ -46,7 +46,11 @@ enum rp_err rp_buf_addf(struct rp_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-enum rp_err rp_buf_vaddf(struct rp_buf *b, const char *fmt, va_list ap);
+enum rp_err rp_buf_vaddf(struct rp_buf *b, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
+#endif
+    ;
 /* Shortens the buffer to len bytes (no-op if already shorter). */
 void rp_buf_truncate(struct rp_buf *b, size_t len);
 /* Removes trailing ASCII whitespace. */

@@ -8,8 +8,12 @@
  * upwards. Section 0 always exists: the untitled preamble before the first
  * heading (level 0).
  *
+ * Parsers also fill parameter records (rows of parameter tables) and the
+ * entity scanner (entities.h) fills RAN entities with their positions.
+ *
  * All strings and tables of a document live in its arena; the section,
- * block and metadata arrays are malloc'd vectors owned by the document.
+ * block, metadata, parameter and entity arrays are malloc'd vectors owned
+ * by the document.
  * rp_doc_free() frees everything at once.
  *
  * Thread contract: a document belongs to one thread at a time.
@@ -63,6 +67,49 @@ enum rp_doc_format {
     RP_FORMAT_UNKNOWN,
     RP_FORMAT_MARKDOWN,
     RP_FORMAT_TEXT,
+    RP_FORMAT_HTML,
+    RP_FORMAT_CSV,
+    RP_FORMAT_DOCX,
+    RP_FORMAT_PDF,
+    RP_FORMAT_ZIP, /* a container: its members become documents of their own */
+};
+
+/* A parameter record: one row of a parameter table (CSV, or any table whose
+ * header names these columns), with the fields matched by header name.
+ * Missing fields are NULL. */
+struct rp_param {
+    const char *mo_class;    /* "EUtranCellFDD" */
+    const char *name;        /* "qRxLevMin" */
+    const char *type;        /* "Int32" */
+    const char *range;       /* "-140..-44" */
+    const char *default_value;
+    const char *unit;        /* "dBm" */
+    const char *description;
+    int block;               /* the table block the row came from */
+    size_t row;              /* body row within that table (0-based) */
+};
+
+enum rp_entity_type {
+    RP_ENTITY_PARAMETER,    /* EUtranCellFDD.qRxLevMin, or a camelCase attribute name */
+    RP_ENTITY_COUNTER,      /* pmRrcConnEstabSucc */
+    RP_ENTITY_SPEC_REF,     /* TS 38.331, 3GPP TS 36.413 V16.2.0 */
+    RP_ENTITY_PRODUCT_CODE, /* FAJ 121 4219, CXC 401 1234 */
+    RP_ENTITY_ACRONYM,      /* ANR (expansion when defined or in the glossary) */
+    RP_ENTITY_VALUE,        /* -140 dBm, 20 MHz, 10 ms, 100 PRB, 5 % */
+    RP_ENTITY_COMMAND,      /* cmedit get ... */
+    RP_ENTITY__COUNT
+};
+
+/* A RAN entity found in the text of a block (block >= 0) or a section
+ * title (block == -1, section set). offset/len locate it in that text. */
+struct rp_entity {
+    enum rp_entity_type type;
+    const char *text;      /* as written */
+    const char *norm;      /* normalised form used for matching (e.g. "TS 38.331") */
+    const char *expansion; /* acronyms: the expansion, else NULL */
+    int block;
+    int section;
+    size_t offset, len;
 };
 
 struct rp_doc {
@@ -76,6 +123,10 @@ struct rp_doc {
     size_t n_sections, cap_sections;
     struct rp_block *blocks;
     size_t n_blocks, cap_blocks;
+    struct rp_param *params;
+    size_t n_params, cap_params;
+    struct rp_entity *entities;
+    size_t n_entities, cap_entities;
 };
 
 /* Returns a new empty document for path (copied) with its preamble section,
@@ -119,6 +170,11 @@ enum rp_err rp_table_builder_end_row(struct rp_table_builder *tb);
  * memory or when the table has no rows. */
 struct rp_block *rp_doc_add_table(struct rp_doc *doc, struct rp_table_builder *tb, size_t line);
 
+/* Appends a parameter record; its strings are copied (NULL stays NULL). */
+enum rp_err rp_doc_add_param(struct rp_doc *doc, const struct rp_param *p);
+/* Appends an entity; text, norm and expansion are copied. */
+enum rp_err rp_doc_add_entity(struct rp_doc *doc, const struct rp_entity *e);
+
 /* Fills out with the heading path of section s, " > "-separated, outermost
  * first ("" for the preamble). */
 enum rp_err rp_doc_heading_path(const struct rp_doc *doc, int s, struct rp_buf *out);
@@ -129,5 +185,6 @@ enum rp_err rp_table_render(const struct rp_table *t, size_t first_row, size_t n
 
 const char *rp_doc_format_name(enum rp_doc_format f);
 const char *rp_block_type_name(enum rp_block_type t);
+const char *rp_entity_type_name(enum rp_entity_type t);
 
 #endif /* RANPIPE_DOC_H */

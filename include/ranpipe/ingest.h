@@ -1,12 +1,17 @@
 /*
- * ingest.h - turn one input file into a struct rp_doc.
+ * ingest.h - turn input files into struct rp_doc documents.
  *
  * Every input is treated as hostile: its size is capped before it is read,
- * binary content and invalid UTF-8 are refused with a reason, and parser
- * depth is bounded. A failure names the file and the reason; callers log it
- * and go on with the next file.
+ * the format is decided from the content (magic bytes) and the extension,
+ * text formats must be valid UTF-8 without NUL bytes, archives are walked
+ * with limits on members, sizes, compression ratio and nesting, and parser
+ * depth is bounded. A failure names the file and the reason; the caller
+ * records it and goes on with the next file.
  *
- * Thread contract: the functions are reentrant; one document per call.
+ * A file can hold several documents (a ZIP archive of HTML pages), so the
+ * main entry point hands each document, or each failure, to a sink.
+ *
+ * Thread contract: the functions are reentrant.
  */
 #ifndef RANPIPE_INGEST_H
 #define RANPIPE_INGEST_H
@@ -19,18 +24,42 @@
 #include "ranpipe/utf8.h"
 
 struct rp_ingest_params {
-    size_t max_file_bytes; /* files larger than this are refused (default 64 MiB) */
-    int max_depth;         /* nesting depth limit for structured formats (default 64) */
+    size_t max_file_bytes;       /* a file or archive member larger than this is refused (64 MiB) */
+    int max_depth;               /* nesting depth limit inside a document (64) */
+    size_t max_archive_members;  /* entries read from one archive (10000) */
+    size_t max_archive_bytes;    /* total uncompressed bytes read from one archive (1 GiB) */
+    double max_compression_ratio;/* uncompressed / compressed size of a member (200) */
+    int max_archive_depth;       /* archives inside archives (2) */
+    int max_pages;               /* pages read from one PDF (5000) */
 };
 
 struct rp_ingest_params rp_ingest_default_params(void);
 
-/* Returns the format ranpipe would parse path as, judged by its extension
- * (.md .markdown .txt .text), or RP_FORMAT_UNKNOWN. */
+/* The format for a file name's extension (.md .markdown .txt .text .html
+ * .htm .xhtml .csv .tsv .docx .pdf .zip), or RP_FORMAT_UNKNOWN. */
 enum rp_doc_format rp_ingest_format_for_path(const char *path);
 
-/* Reads and parses path. On success *out is a new document the caller frees
- * with rp_doc_free(); on failure *out is NULL and err names the file. */
+/* The format of data[0..len) judged by its content first (PDF and ZIP/DOCX
+ * signatures), then by path's extension. A ".txt" that is really a PDF is
+ * read as a PDF; a ".pdf" without the PDF signature is RP_FORMAT_UNKNOWN. */
+enum rp_doc_format rp_ingest_sniff(const char *path, const char *data, size_t len);
+
+/* Receives each outcome of rp_ingest_path(): a parsed document (the sink
+ * takes it over and frees it with rp_doc_free), or doc == NULL and err
+ * saying why path could not be read. path is the document's own path:
+ * archive members are named "archive.zip!/dir/page.html". Returning
+ * anything but RP_OK stops the walk and is returned by rp_ingest_path(). */
+typedef enum rp_err (*rp_ingest_sink)(struct rp_doc *doc, const struct rp_error *err,
+                                      const char *path, void *ud);
+
+/* Reads path and hands every document in it, or the reason it failed, to
+ * sink. Returns RP_OK unless the sink stopped the walk. */
+enum rp_err rp_ingest_path(const char *path, const struct rp_ingest_params *params,
+                           rp_ingest_sink sink, void *ud);
+
+/* Reads and parses a file that holds one document. On success *out is a
+ * new document the caller frees with rp_doc_free(); on failure *out is NULL
+ * and err names the file. Archives are refused (use rp_ingest_path). */
 enum rp_err rp_ingest_file(const char *path, const struct rp_ingest_params *params,
                            struct rp_doc **out, struct rp_error *err);
 

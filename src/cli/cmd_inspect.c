@@ -96,6 +96,33 @@ static json_t *doc_json(const struct rp_doc *doc, const struct rp_chunk_list *ch
         json_array_append_new(blocks, jb);
     }
     json_object_set_new(o, "blocks", blocks);
+    json_t *params = json_array();
+    for (size_t i = 0; i < doc->n_params; i++) {
+        const struct rp_param *p = &doc->params[i];
+        json_t *jp = json_object();
+        const char *keys[] = {"mo_class", "name", "type", "range", "default", "unit", "description"};
+        const char *vals[] = {p->mo_class, p->name, p->type, p->range, p->default_value, p->unit,
+                              p->description};
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            if (vals[k])
+                json_object_set_new(jp, keys[k], json_string(vals[k]));
+        json_object_set_new(jp, "block", json_integer(p->block));
+        json_object_set_new(jp, "row", json_integer((json_int_t)p->row));
+        json_array_append_new(params, jp);
+    }
+    json_object_set_new(o, "parameters", params);
+    json_t *ents = json_array();
+    for (size_t i = 0; i < doc->n_entities; i++) {
+        const struct rp_entity *e = &doc->entities[i];
+        json_t *je = json_pack("{s:s,s:s,s:s,s:i,s:i,s:I,s:I}", "type", rp_entity_type_name(e->type),
+                               "text", e->text, "norm", e->norm ? e->norm : e->text, "block",
+                               e->block, "section", e->section, "offset", (json_int_t)e->offset,
+                               "length", (json_int_t)e->len);
+        if (e->expansion)
+            json_object_set_new(je, "expansion", json_string(e->expansion));
+        json_array_append_new(ents, je);
+    }
+    json_object_set_new(o, "entities", ents);
     json_t *jc = json_array();
     for (size_t i = 0; i < chunks->n; i++) {
         const struct rp_chunk *c = &chunks->items[i];
@@ -123,12 +150,63 @@ static void print_readable(const struct rp_doc *doc, const struct rp_chunk_list 
            by_type[RP_BLOCK_LIST], by_type[RP_BLOCK_CODE]);
     for (size_t i = 1; i < doc->n_sections; i++)
         printf("  %*s%s\n", 2 * (doc->sections[i].level - 1), "", doc->sections[i].title);
+    if (doc->n_params)
+        printf("  %zu parameter records\n", doc->n_params);
+    if (doc->n_entities) {
+        size_t by[RP_ENTITY__COUNT] = {0};
+        for (size_t i = 0; i < doc->n_entities; i++)
+            by[doc->entities[i].type]++;
+        printf("  %zu entities:", doc->n_entities);
+        for (int t = 0; t < RP_ENTITY__COUNT; t++)
+            if (by[t])
+                printf(" %zu %s", by[t], rp_entity_type_name((enum rp_entity_type)t));
+        printf("\n");
+    }
     printf("  %zu chunks:\n", chunks->n);
     for (size_t i = 0; i < chunks->n; i++) {
         const struct rp_chunk *c = &chunks->items[i];
         printf("    #%zu  %4zu tokens  line %-5zu %s\n", c->index, c->n_tokens, c->line,
                c->heading_path[0] ? c->heading_path : "(preamble)");
     }
+}
+
+struct inspect_ctx {
+    const struct rp_chunk_params *cp;
+    struct rp_llama *m;
+    int json;
+    int status;
+};
+
+/* Shows one document of an input (or why it could not be read). */
+static enum rp_err inspect_sink(struct rp_doc *doc, const struct rp_error *err, const char *path,
+                                void *ud)
+{
+    struct inspect_ctx *ctx = ud;
+    if (!doc) {
+        fprintf(stderr, "ranpipe inspect: %s\n", err->msg);
+        ctx->status = RP_EXIT_FAIL;
+        return RP_OK;
+    }
+    struct rp_chunk_list chunks;
+    rp_chunk_list_init(&chunks);
+    struct rp_error cerr;
+    rp_error_clear(&cerr);
+    if (rp_chunk_doc(doc, ctx->cp, ctx->m ? rp_llama_count_tokens : NULL, ctx->m, &chunks, &cerr)) {
+        fprintf(stderr, "ranpipe inspect: cannot chunk '%s': %s\n", path, cerr.msg);
+        ctx->status = RP_EXIT_FAIL;
+    } else if (ctx->json) {
+        json_t *o = doc_json(doc, &chunks);
+        char *s = json_dumps(o, JSON_COMPACT);
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        print_readable(doc, &chunks);
+    }
+    rp_chunk_list_release(&chunks);
+    rp_doc_free(doc);
+    return RP_OK;
 }
 
 int rp_cmd_inspect(int argc, char **argv)
@@ -188,30 +266,10 @@ int rp_cmd_inspect(int argc, char **argv)
             return RP_EXIT_FAIL;
         }
     }
-    int status = RP_EXIT_OK;
-    for (int i = optind; i < argc; i++) {
-        struct rp_error err;
-        rp_error_clear(&err);
-        struct rp_doc *doc = NULL;
-        struct rp_chunk_list chunks;
-        rp_chunk_list_init(&chunks);
-        if (rp_ingest_file(argv[i], &ip, &doc, &err) ||
-            rp_chunk_doc(doc, &cp, m ? rp_llama_count_tokens : NULL, m, &chunks, &err)) {
-            fprintf(stderr, "ranpipe inspect: %s\n", err.msg);
-            status = RP_EXIT_FAIL;
-        } else if (json) {
-            json_t *o = doc_json(doc, &chunks);
-            char *s = json_dumps(o, JSON_COMPACT);
-            if (s)
-                puts(s);
-            free(s);
-            json_decref(o);
-        } else {
-            print_readable(doc, &chunks);
-        }
-        rp_chunk_list_release(&chunks);
-        rp_doc_free(doc);
-    }
+    struct inspect_ctx ctx = {.cp = &cp, .m = m, .json = json, .status = RP_EXIT_OK};
+    for (int i = optind; i < argc; i++)
+        rp_ingest_path(argv[i], &ip, inspect_sink, &ctx);
+    int status = ctx.status;
     rp_llama_free(m);
     return status;
 }

@@ -44,6 +44,8 @@ void rp_doc_free(struct rp_doc *doc)
     free(doc->meta);
     free(doc->sections);
     free(doc->blocks);
+    free(doc->params);
+    free(doc->entities);
     rp_arena_release(&doc->arena);
     free(doc);
 }
@@ -135,6 +137,52 @@ enum rp_err rp_doc_heading_path(const struct rp_doc *doc, int s, struct rp_buf *
             e = rp_buf_adds(out, doc->sections[chain[i]].title);
     }
     return e;
+}
+
+/* Copies s into the arena; NULL stays NULL. Sets *fail when out of memory. */
+static const char *copy_opt(struct rp_doc *doc, const char *s, int *fail)
+{
+    if (!s)
+        return NULL;
+    const char *c = rp_arena_strdup(&doc->arena, s);
+    if (!c)
+        *fail = 1;
+    return c;
+}
+
+enum rp_err rp_doc_add_param(struct rp_doc *doc, const struct rp_param *p)
+{
+    if (vec_reserve((void **)&doc->params, &doc->cap_params, doc->n_params, sizeof(*doc->params)))
+        return RP_ERR_NOMEM;
+    int fail = 0;
+    struct rp_param c = *p;
+    c.mo_class = copy_opt(doc, p->mo_class, &fail);
+    c.name = copy_opt(doc, p->name, &fail);
+    c.type = copy_opt(doc, p->type, &fail);
+    c.range = copy_opt(doc, p->range, &fail);
+    c.default_value = copy_opt(doc, p->default_value, &fail);
+    c.unit = copy_opt(doc, p->unit, &fail);
+    c.description = copy_opt(doc, p->description, &fail);
+    if (fail)
+        return RP_ERR_NOMEM;
+    doc->params[doc->n_params++] = c;
+    return RP_OK;
+}
+
+enum rp_err rp_doc_add_entity(struct rp_doc *doc, const struct rp_entity *e)
+{
+    if (vec_reserve((void **)&doc->entities, &doc->cap_entities, doc->n_entities,
+                    sizeof(*doc->entities)))
+        return RP_ERR_NOMEM;
+    int fail = 0;
+    struct rp_entity c = *e;
+    c.text = copy_opt(doc, e->text, &fail);
+    c.norm = copy_opt(doc, e->norm, &fail);
+    c.expansion = copy_opt(doc, e->expansion, &fail);
+    if (fail)
+        return RP_ERR_NOMEM;
+    doc->entities[doc->n_entities++] = c;
+    return RP_OK;
 }
 
 /* ---- tables ---- */
@@ -265,9 +313,20 @@ const char *rp_doc_format_name(enum rp_doc_format f)
         return "markdown";
     case RP_FORMAT_TEXT:
         return "text";
-    default:
-        return "unknown";
+    case RP_FORMAT_HTML:
+        return "html";
+    case RP_FORMAT_CSV:
+        return "csv";
+    case RP_FORMAT_DOCX:
+        return "docx";
+    case RP_FORMAT_PDF:
+        return "pdf";
+    case RP_FORMAT_ZIP:
+        return "zip";
+    case RP_FORMAT_UNKNOWN:
+        break;
     }
+    return "unknown";
 }
 
 const char *rp_block_type_name(enum rp_block_type t)
@@ -283,4 +342,12 @@ const char *rp_block_type_name(enum rp_block_type t)
         return "code";
     }
     return "unknown";
+}
+
+const char *rp_entity_type_name(enum rp_entity_type t)
+{
+    static const char *const names[RP_ENTITY__COUNT] = {
+        "parameter", "counter", "spec_ref", "product_code", "acronym", "value", "command",
+    };
+    return (int)t >= 0 && t < RP_ENTITY__COUNT ? names[t] : "unknown";
 }

@@ -96,30 +96,41 @@ static void doc_item_free(struct doc_item *di)
 
 /* ---- ingest thread ---- */
 
+/* Receives each document (or failure) of one input and queues it. */
+static enum rp_err ingest_sink(struct rp_doc *doc, const struct rp_error *err, const char *path,
+                               void *ud)
+{
+    struct run *r = ud;
+    struct doc_item *di = calloc(1, sizeof(*di));
+    if (di)
+        di->path = strdup(path);
+    if (!di || !di->path) {
+        free(di);
+        rp_doc_free(doc);
+        return RP_ERR_NOMEM;
+    }
+    rp_chunk_list_init(&di->chunks);
+    di->doc = doc;
+    if (!doc) {
+        di->err = *err;
+    } else if (rp_chunk_doc(doc, &r->p->chunk, rp_llama_count_tokens, r->m, &di->chunks, &di->err)) {
+        rp_error_prefix(&di->err, "cannot chunk '%s': ", path);
+        rp_doc_free(di->doc);
+        di->doc = NULL;
+    }
+    if (rp_queue_push(r->q, di) != RP_OK) {
+        doc_item_free(di); /* the run was stopped */
+        return RP_ERR_CANCELLED;
+    }
+    return RP_OK;
+}
+
 static void *ingest_main(void *arg)
 {
     struct run *r = arg;
-    for (size_t i = 0; i < r->files.n; i++) {
-        struct doc_item *di = calloc(1, sizeof(*di));
-        if (!di)
+    for (size_t i = 0; i < r->files.n; i++)
+        if (rp_ingest_path(r->files.paths[i], &r->p->ingest, ingest_sink, r) != RP_OK)
             break;
-        rp_chunk_list_init(&di->chunks);
-        di->path = strdup(r->files.paths[i]);
-        if (!di->path) {
-            doc_item_free(di);
-            break;
-        }
-        if (rp_ingest_file(di->path, &r->p->ingest, &di->doc, &di->err) == RP_OK &&
-            rp_chunk_doc(di->doc, &r->p->chunk, rp_llama_count_tokens, r->m, &di->chunks, &di->err)) {
-            rp_error_prefix(&di->err, "cannot chunk '%s': ", di->path);
-            rp_doc_free(di->doc);
-            di->doc = NULL;
-        }
-        if (rp_queue_push(r->q, di) != RP_OK) {
-            doc_item_free(di); /* the run was stopped */
-            break;
-        }
-    }
     rp_queue_close(r->q);
     return NULL;
 }

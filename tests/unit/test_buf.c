@@ -216,6 +216,9 @@ static void buf_addf_respects_cap(void **state)
 }
 
 static enum rp_err call_vaddf(struct rp_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static enum rp_err call_vaddf(struct rp_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -762,7 +762,12 @@ static void file_format_for_path(void **state)
     assert_int_equal(rp_ingest_format_for_path("dir/a.MARKDOWN"), RP_FORMAT_MARKDOWN);
     assert_int_equal(rp_ingest_format_for_path("a.txt"), RP_FORMAT_TEXT);
     assert_int_equal(rp_ingest_format_for_path("/x/y/a.Text"), RP_FORMAT_TEXT);
-    assert_int_equal(rp_ingest_format_for_path("a.pdf"), RP_FORMAT_UNKNOWN);
+    assert_int_equal(rp_ingest_format_for_path("a.pdf"), RP_FORMAT_PDF);
+    assert_int_equal(rp_ingest_format_for_path("a.HTM"), RP_FORMAT_HTML);
+    assert_int_equal(rp_ingest_format_for_path("pkg.zip"), RP_FORMAT_ZIP);
+    assert_int_equal(rp_ingest_format_for_path("spec.docx"), RP_FORMAT_DOCX);
+    assert_int_equal(rp_ingest_format_for_path("p.tsv"), RP_FORMAT_CSV);
+    assert_int_equal(rp_ingest_format_for_path("a.png"), RP_FORMAT_UNKNOWN);
     assert_int_equal(rp_ingest_format_for_path("README"), RP_FORMAT_UNKNOWN);
     assert_int_equal(rp_ingest_format_for_path("dir.md/README"), RP_FORMAT_UNKNOWN);
     assert_int_equal(rp_ingest_format_for_path("a.md.gz"), RP_FORMAT_UNKNOWN);
