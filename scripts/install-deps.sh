@@ -14,7 +14,7 @@ pkgs=(
   # PDF test documents are drawn with cairo
   libcairo2-dev fonts-dejavu-core
   # tests: unit tests, fuzzing (clang's libFuzzer), peers of the benchmarks
-  libcmocka-dev clang libclang-rt-14-dev pandoc poppler-utils
+  libcmocka-dev clang libclang-rt-14-dev pandoc poppler-utils qpdf
 )
 
 missing=()
