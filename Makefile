@@ -7,7 +7,7 @@
 #                (dev build, then ASan+UBSan, then ThreadSanitizer on the
 #                threaded parts, then a 60-second run of every fuzz target)
 #
-# Other targets: build, deps, llama, llama-tools, bench, format, clean.
+# Other targets: build, deps, llama, llama-tools, bench, bench-ingest, format, clean.
 # Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
 
 PRESET ?= dev
@@ -18,7 +18,7 @@ OUT    ?= out
 # With RANPIPE_CUDA=1, llama.cpp is built with GGML_CUDA=ON (needs nvcc) and used.
 CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
-.PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench format clean
+.PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench bench-ingest format clean
 
 all: build
 
@@ -63,6 +63,10 @@ check-tsan: deps
 check-fuzz: deps
 	$(MAKE) --no-print-directory build PRESET=fuzz
 	ctest --preset fuzz -j $(JOBS)
+
+bench-ingest: deps
+	$(MAKE) --no-print-directory build PRESET=release
+	bench/bench_ingest.sh build/release
 
 bench: llama-tools
 	$(MAKE) --no-print-directory build PRESET=release

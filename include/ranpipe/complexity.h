@@ -3,6 +3,7 @@
  *
  * Features are measured on a chunk's text (and the document's structure);
  * the score is a weighted sum of the features, each first mapped to 0..1,
+ * divided by the sum of the weights (negative weights count as 0),
  * clamped to 0..1. The router sends low scores to small models and high
  * scores to large ones. Weights and normalisers come from config.
  *
@@ -25,6 +26,8 @@ struct rp_complexity_params {
     int depth_norm;            /* section depth at which the depth feature reaches 1 */
 };
 
+/* The defaults, and why they are what they are, are described at the top
+ * of src/analyze/complexity.c. */
 struct rp_complexity_params rp_complexity_default_params(void);
 
 struct rp_complexity {
@@ -40,10 +43,16 @@ struct rp_complexity {
     float score;           /* 0..1 */
 };
 
-/* Measures one chunk of doc. */
+/* Measures one chunk of doc (both borrowed; doc may be NULL) into out.
+ * params NULL means the defaults. Entities are found in the chunk text
+ * with rp_entities_find(); should that run out of memory the entity
+ * features are 0 and the others are still measured. */
 void rp_complexity_chunk(const struct rp_doc *doc, const struct rp_chunk *chunk,
                          const struct rp_complexity_params *params, struct rp_complexity *out);
-/* The document's figures: token-weighted means of its chunks' figures. */
+/* The document's figures (doc and chunks borrowed; params NULL for the
+ * defaults): tokens is the total of its chunks, depth the rounded mean,
+ * every other field (score included) the token-weighted mean of its
+ * chunks' figures. All zero for no chunks. */
 void rp_complexity_doc(const struct rp_doc *doc, const struct rp_chunk_list *chunks,
                        const struct rp_complexity_params *params, struct rp_complexity *out);
 

@@ -100,8 +100,9 @@ enum rp_entity_type {
     RP_ENTITY__COUNT
 };
 
-/* A RAN entity found in the text of a block (block >= 0) or a section
- * title (block == -1, section set). offset/len locate it in that text. */
+/* A RAN entity found in the text of a block (block >= 0), a section title
+ * (block == -1, section set) or the value of metadata entry k (block ==
+ * -2 - k, section == -1). offset/len locate it in that text. */
 struct rp_entity {
     enum rp_entity_type type;
     const char *text;      /* as written */

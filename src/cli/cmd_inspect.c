@@ -1,6 +1,12 @@
 /*
  * cmd_inspect.c - `ranpipe inspect`: what ingest and the chunker make of files.
+ *
+ * Each document is shown with its chunks and the complexity of each chunk
+ * and of the whole document (default complexity parameters). Reals in the
+ * JSON are rounded to 3 decimals and printed with 10 significant digits,
+ * so the output (and the golden files made from it) is stable.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +16,7 @@
 
 #include "cli.h"
 #include "ranpipe/chunk.h"
+#include "ranpipe/complexity.h"
 #include "ranpipe/hash.h"
 #include "ranpipe/ingest.h"
 #include "ranpipe/llm.h"
@@ -21,8 +28,11 @@ void rp_cmd_inspect_help(void)
     printf("usage: ranpipe inspect [OPTIONS] FILE...\n"
            "\n"
            "Parses each FILE and shows its document model (title, metadata, sections,\n"
-           "blocks, tables) and the chunks it would be split into, with token counts.\n"
-           "Prints JSON (one object per file, one per line) when --json is given or\n"
+           "blocks, tables, parameter records, RAN entities) and the chunks it would be\n"
+           "split into, with token counts and complexity scores. FILE may be Markdown,\n"
+           "text, HTML, CSV, DOCX, PDF, or a ZIP archive of them (each document in it\n"
+           "is shown, named ARCHIVE!/MEMBER).\n"
+           "Prints JSON (one object per document, one per line) when --json is given or\n"
            "standard output is not a terminal, and a readable summary otherwise.\n"
            "\n"
            "Options:\n"
@@ -66,8 +76,30 @@ static json_t *table_json(const struct rp_table *t)
     return o;
 }
 
+/* A real rounded to 3 decimals. */
+static json_t *real3(double x)
+{
+    return json_real(round(x * 1000.0) / 1000.0);
+}
+
+static json_t *complexity_json(const struct rp_complexity *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "score", real3(c->score));
+    json_object_set_new(o, "tokens", json_integer((json_int_t)c->tokens));
+    json_object_set_new(o, "param_density", real3(c->param_density));
+    json_object_set_new(o, "counter_density", real3(c->counter_density));
+    json_object_set_new(o, "term_density", real3(c->term_density));
+    json_object_set_new(o, "numeric_density", real3(c->numeric_density));
+    json_object_set_new(o, "table_share", real3(c->table_share));
+    json_object_set_new(o, "depth", json_integer(c->depth));
+    json_object_set_new(o, "domain", real3(c->domain));
+    return o;
+}
+
 static json_t *doc_json(const struct rp_doc *doc, const struct rp_chunk_list *chunks)
 {
+    struct rp_complexity_params cxp = rp_complexity_default_params();
     json_t *o = json_object();
     json_object_set_new(o, "path", json_string(doc->path));
     json_object_set_new(o, "format", json_string(rp_doc_format_name(doc->format)));
@@ -128,12 +160,18 @@ static json_t *doc_json(const struct rp_doc *doc, const struct rp_chunk_list *ch
         const struct rp_chunk *c = &chunks->items[i];
         char id[17];
         rp_hash_hex(c->hash, id);
-        json_array_append_new(jc, json_pack("{s:I,s:s,s:s,s:I,s:I,s:s}", "index", (json_int_t)c->index,
-                                            "id", id, "section", c->heading_path, "tokens",
-                                            (json_int_t)c->n_tokens, "line", (json_int_t)c->line,
-                                            "text", c->text));
+        json_t *jch = json_pack("{s:I,s:s,s:s,s:I,s:I,s:s}", "index", (json_int_t)c->index, "id", id,
+                                "section", c->heading_path, "tokens", (json_int_t)c->n_tokens, "line",
+                                (json_int_t)c->line, "text", c->text);
+        struct rp_complexity cx;
+        rp_complexity_chunk(doc, c, &cxp, &cx);
+        json_object_set_new(jch, "complexity", complexity_json(&cx));
+        json_array_append_new(jc, jch);
     }
     json_object_set_new(o, "chunks", jc);
+    struct rp_complexity dcx;
+    rp_complexity_doc(doc, chunks, &cxp, &dcx);
+    json_object_set_new(o, "complexity", complexity_json(&dcx));
     return o;
 }
 
@@ -162,11 +200,17 @@ static void print_readable(const struct rp_doc *doc, const struct rp_chunk_list 
                 printf(" %zu %s", by[t], rp_entity_type_name((enum rp_entity_type)t));
         printf("\n");
     }
+    struct rp_complexity_params cxp = rp_complexity_default_params();
+    struct rp_complexity dcx;
+    rp_complexity_doc(doc, chunks, &cxp, &dcx);
+    printf("  complexity %.2f (token-weighted mean over %zu chunks)\n", dcx.score, chunks->n);
     printf("  %zu chunks:\n", chunks->n);
     for (size_t i = 0; i < chunks->n; i++) {
         const struct rp_chunk *c = &chunks->items[i];
-        printf("    #%zu  %4zu tokens  line %-5zu %s\n", c->index, c->n_tokens, c->line,
-               c->heading_path[0] ? c->heading_path : "(preamble)");
+        struct rp_complexity cx;
+        rp_complexity_chunk(doc, c, &cxp, &cx);
+        printf("    #%zu  %4zu tokens  complexity %.2f  line %-5zu %s\n", c->index, c->n_tokens,
+               cx.score, c->line, c->heading_path[0] ? c->heading_path : "(preamble)");
     }
 }
 
@@ -196,7 +240,7 @@ static enum rp_err inspect_sink(struct rp_doc *doc, const struct rp_error *err, 
         ctx->status = RP_EXIT_FAIL;
     } else if (ctx->json) {
         json_t *o = doc_json(doc, &chunks);
-        char *s = json_dumps(o, JSON_COMPACT);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
         if (s)
             puts(s);
         free(s);

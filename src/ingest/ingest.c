@@ -10,6 +10,7 @@
  * its format: parameter records from parameter tables, and RAN entities.
  */
 #include "ranpipe/ingest.h"
+#include "ranpipe/entities.h"
 
 #include <errno.h>
 #include <string.h>
@@ -41,10 +42,10 @@ static const struct {
 } parsers[] = {
     {RP_FORMAT_MARKDOWN, rp__parse_markdown, true},
     {RP_FORMAT_TEXT, rp__parse_text, true},
-    /* @parser html */
-    /* @parser csv */
-    /* @parser docx */
-    /* @parser pdf */
+    {RP_FORMAT_HTML, rp__parse_html, false},
+    {RP_FORMAT_CSV, rp__parse_csv, true},
+    {RP_FORMAT_DOCX, rp__parse_docx, false},
+    {RP_FORMAT_PDF, rp__parse_pdf, false},
 };
 
 static const struct {
@@ -85,7 +86,7 @@ enum rp_doc_format rp_ingest_sniff(const char *path, const char *data, size_t le
     /* PDF: the header may follow a little junk (the spec allows 1 KiB). */
     if (has_bytes(data, len < 1024 ? len : 1024, "%PDF-", 5))
         return RP_FORMAT_PDF;
-    if (len >= 4 && memcmp(data, "PK\x03\x04", 4) == 0) {
+    if (len >= 4 && (memcmp(data, "PK\x03\x04", 4) == 0 || memcmp(data, "PK\x05\x06", 4) == 0)) {
         if (by_name == RP_FORMAT_DOCX || by_name == RP_FORMAT_ZIP)
             return by_name;
         /* A Word document keeps its body in word/document.xml; the name
@@ -97,9 +98,37 @@ enum rp_doc_format rp_ingest_sniff(const char *path, const char *data, size_t le
     return by_name;
 }
 
+/* Microsoft's compound file: legacy .doc/.xls, or an encrypted .docx. */
+static bool is_ole(const char *data, size_t len)
+{
+    return len >= 8 && memcmp(data, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) == 0;
+}
+
+/* The reason a file whose format could not be recognised is refused. */
+static enum rp_err unknown_format(const char *path, const char *data, size_t len,
+                                  struct rp_error *err);
+
 static const char *format_list(void)
 {
     return ".md, .markdown, .txt, .text, .html, .htm, .xhtml, .csv, .tsv, .docx, .pdf, .zip";
+}
+
+static enum rp_err unknown_format(const char *path, const char *data, size_t len,
+                                  struct rp_error *err)
+{
+    enum rp_doc_format named = rp_ingest_format_for_path(path);
+    if (is_ole(data, len))
+        return rp_error_set(err, RP_ERR_UNSUPPORTED,
+                            "cannot ingest '%s': a password-protected or legacy Microsoft Office "
+                            "(OLE) file; save it as .docx without a password",
+                            path);
+    if (named != RP_FORMAT_UNKNOWN)
+        return rp_error_set(err, RP_ERR_PARSE,
+                            "cannot ingest '%s': not a %s file (its signature is missing)", path,
+                            rp_doc_format_name(named));
+    return rp_error_set(err, RP_ERR_UNSUPPORTED,
+                        "cannot ingest '%s': unsupported file type (ranpipe reads %s)", path,
+                        format_list());
 }
 
 enum rp_err rp_ingest_buffer(const char *path, enum rp_doc_format format, const char *data,
@@ -146,8 +175,10 @@ enum rp_err rp_ingest_buffer(const char *path, enum rp_doc_format format, const 
     rp_error_clear(err);
     enum rp_err rc = parsers[k].parse(doc, data, len, params, err);
     /* Derived data every format gets. */
-    /* @post params */
-    /* @post entities */
+    if (!rc)
+        rc = rp__params_from_tables(doc, err);
+    if (!rc)
+        rc = rp_entities_scan(doc, err);
     if (rc) {
         if (err && err->code == RP_OK)
             rp_error_set(err, rc, "%s", rp_strerror(rc));
@@ -184,10 +215,7 @@ enum rp_err rp__ingest_data(const char *path, enum rp_doc_format format, const c
     struct rp_error err;
     rp_error_clear(&err);
     if (format == RP_FORMAT_ZIP) {
-        /* @zip */
-        rp_error_set(&err, RP_ERR_UNSUPPORTED, "cannot ingest '%s': no zip reader in this version",
-                     path);
-        return sink(NULL, &err, path, ud);
+        return rp__walk_zip(path, data, len, params, depth, sink, ud);
     }
     (void)depth;
     if (format == RP_FORMAT_UNKNOWN) {
@@ -225,8 +253,7 @@ enum rp_err rp_ingest_path(const char *path, const struct rp_ingest_params *para
     } else {
         enum rp_doc_format fmt = rp_ingest_sniff(path, b.data, b.len);
         if (fmt == RP_FORMAT_UNKNOWN) {
-            rp_error_set(&err, RP_ERR_PARSE, "cannot ingest '%s': not a %s file (its signature is missing)",
-                         path, rp_doc_format_name(rp_ingest_format_for_path(path)));
+            unknown_format(path, b.data, b.len, &err);
             rc = sink(NULL, &err, path, ud);
         } else {
             rc = rp__ingest_data(path, fmt, b.data, b.len, params, 0, sink, ud);
@@ -251,9 +278,7 @@ enum rp_err rp_ingest_file(const char *path, const struct rp_ingest_params *para
             rc = rp_error_set(err, RP_ERR_INVAL,
                               "cannot ingest '%s': an archive holds several documents", path);
         else if (fmt == RP_FORMAT_UNKNOWN)
-            rc = rp_error_set(err, RP_ERR_UNSUPPORTED,
-                              "cannot ingest '%s': unsupported file type (ranpipe reads %s)", path,
-                              format_list());
+            rc = unknown_format(path, b.data, b.len, err);
         else
             rc = rp_ingest_buffer(path, fmt, b.data, b.len, params, out, err);
     }

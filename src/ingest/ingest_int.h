@@ -19,6 +19,28 @@ enum rp_err rp__parse_markdown(struct rp_doc *doc, const char *data, size_t len,
                                const struct rp_ingest_params *params, struct rp_error *err);
 enum rp_err rp__parse_text(struct rp_doc *doc, const char *data, size_t len,
                            const struct rp_ingest_params *params, struct rp_error *err);
+/* HTML (raw bytes, any charset libxml2 knows; html.c): title, metadata,
+ * sections from h1..h6, blocks and tables; page chrome dropped. */
+enum rp_err rp__parse_html(struct rp_doc *doc, const char *data, size_t len,
+                           const struct rp_ingest_params *params, struct rp_error *err);
+/* Walks the ZIP archive data[0..len) (borrowed; zip.c) named path, at
+ * archive nesting depth: every document member goes to sink as
+ * "<path>!/<name>" (through rp__ingest_data), every failing member or
+ * limit as a failure. Returns the first non-OK value the sink returns,
+ * else RP_OK. */
+enum rp_err rp__walk_zip(const char *path, const char *data, size_t len,
+                         const struct rp_ingest_params *params, int depth, rp_ingest_sink sink,
+                         void *ud);
+/* DOCX (raw ZIP bytes): body, styles, numbering and document properties. */
+enum rp_err rp__parse_docx(struct rp_doc *doc, const char *data, size_t len,
+                           const struct rp_ingest_params *params, struct rp_error *err);
+/* CSV / TSV: the whole file as one table block, first record the header. */
+enum rp_err rp__parse_csv(struct rp_doc *doc, const char *data, size_t len,
+                          const struct rp_ingest_params *params, struct rp_error *err);
+/* PDF through poppler-glib (pdf.c): data is the raw file, borrowed for the
+ * call; reads at most params->max_pages pages. */
+enum rp_err rp__parse_pdf(struct rp_doc *doc, const char *data, size_t len,
+                          const struct rp_ingest_params *params, struct rp_error *err);
 
 /* Parses YAML front-matter text (a mapping) into doc metadata. Nested
  * sequences of scalars become comma-separated values; nested mappings

@@ -47,9 +47,10 @@ lists = [b for b in d["blocks"] if b["type"] == "list"]
 assert any("administrativeState=LOCKED" in b["text"] for b in lists), lists
 PY
 
+printf '\x89PNG\r\n\x1a\n' >"$T/diagram.png"
 expect_exit 1 "an unsupported file fails, the others are shown" \
-  "$RANPIPE_BIN" inspect --json "$EX/features/carrier-aggregation.html" "$EX/features/automatic-neighbour-relations.md"
-ok_if "the failure names the file" grep -q "carrier-aggregation.html" <<<"$ERR"
+  "$RANPIPE_BIN" inspect --json "$T/diagram.png" "$EX/features/automatic-neighbour-relations.md"
+ok_if "the failure names the file" grep -q "diagram.png.*unsupported file type" <<<"$ERR"
 ok_if "the other file is still shown" grep -q '"title":"Automatic Neighbour Relations (ANR)"' <<<"$OUT"
 
 printf 'abc\0def' >"$T/binary.txt"

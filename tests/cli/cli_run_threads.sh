@@ -10,7 +10,7 @@ TH=${RANPIPE_TEST_THREADS:-2}
 mkdir -p "$T/in"
 cp "$EX/procedures/lock-and-unlock-cell.txt" "$T/in/a-procedure.txt"
 printf 'bad\xff\n' >"$T/in/b-bad.txt"
-cp "$EX/features/carrier-aggregation.html" "$T/in/c-unsupported.html"
+printf '\x89PNG\r\n\x1a\n' >"$T/in/c-unsupported.png"
 cp "$EX/features/automatic-neighbour-relations.md" "$T/in/d-anr.md"
 printf '# Empty\n' >"$T/in/e-heading-only.md"
 printf 'Short note about pmRrcConnEstabSucc.\n' >"$T/in/f-note.txt"
@@ -25,7 +25,7 @@ rows = lambda n: [json.loads(l) for l in open(os.path.join(out, n), encoding="ut
 data, rejects, chunks = rows("dataset.jsonl"), rows("rejects.jsonl"), rows("chunks.jsonl")
 name = lambda r: os.path.basename(r["metadata"]["source"] if "metadata" in r else r["source"])
 failed = sorted(name(r) for r in rejects if r["stage"] == "ingest")
-assert failed == ["b-bad.txt", "c-unsupported.html"], failed
+assert failed == ["b-bad.txt", "c-unsupported.png"], failed
 assert any("invalid UTF-8" in r["reason"] for r in rejects)
 chunk_ids = [c["chunk_id"] for c in chunks]
 assert len(set(chunk_ids)) == len(chunk_ids), "a chunk written twice"

@@ -819,8 +819,8 @@ static void file_unsupported_and_missing(void **state)
     (void)state;
     char dir[1024], path[1200];
     make_tmp_dir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/report.pdf", dir);
-    write_file(path, "%PDF-1.4\n", 9);
+    snprintf(path, sizeof(path), "%s/picture.png", dir);
+    write_file(path, "\x89PNG\r\n\x1a\n", 8);
     struct rp_doc *doc = (struct rp_doc *)1;
     struct rp_error err;
     rp_error_clear(&err);
@@ -828,6 +828,23 @@ static void file_unsupported_and_missing(void **state)
     assert_null(doc);
     assert_int_equal(err.code, RP_ERR_UNSUPPORTED);
     assert_non_null(strstr(err.msg, path));
+    assert_int_equal(unlink(path), 0);
+
+    /* A PDF header and nothing else: read as a PDF, and refused as damaged. */
+    snprintf(path, sizeof(path), "%s/report.pdf", dir);
+    write_file(path, "%PDF-1.4\n", 9);
+    rp_error_clear(&err);
+    assert_int_not_equal(rp_ingest_file(path, NULL, &doc, &err), RP_OK);
+    assert_null(doc);
+    assert_non_null(strstr(err.msg, path));
+    assert_int_equal(unlink(path), 0);
+
+    /* A password-protected (OLE) Word file says what it is. */
+    snprintf(path, sizeof(path), "%s/protected.docx", dir);
+    write_file(path, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0\0\0", 12);
+    rp_error_clear(&err);
+    assert_int_equal(rp_ingest_file(path, NULL, &doc, &err), RP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "password-protected or legacy"));
     assert_int_equal(unlink(path), 0);
 
     snprintf(path, sizeof(path), "%s/missing.md", dir);
