@@ -22,6 +22,7 @@
 #define RANPIPE_DOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ranpipe/buf.h"
 #include "ranpipe/error.h"
@@ -104,13 +105,13 @@ enum rp_entity_type {
  * (block == -1, section set) or the value of metadata entry k (block ==
  * -2 - k, section == -1). offset/len locate it in that text. */
 struct rp_entity {
-    enum rp_entity_type type;
     const char *text;      /* as written */
     const char *norm;      /* normalised form used for matching (e.g. "TS 38.331") */
     const char *expansion; /* acronyms: the expansion, else NULL */
-    int block;
-    int section;
-    size_t offset, len;
+    enum rp_entity_type type;
+    int32_t block;
+    int32_t section;
+    uint32_t offset, len;  /* documents are far below 4 GiB (ingest caps them) */
 };
 
 struct rp_doc {
@@ -128,6 +129,7 @@ struct rp_doc {
     size_t n_params, cap_params;
     struct rp_entity *entities;
     size_t n_entities, cap_entities;
+    struct rp__strset *expansions; /* private: entity expansions, stored once each */
 };
 
 /* Returns a new empty document for path (copied) with its preamble section,
@@ -173,7 +175,9 @@ struct rp_block *rp_doc_add_table(struct rp_doc *doc, struct rp_table_builder *t
 
 /* Appends a parameter record; its strings are copied (NULL stays NULL). */
 enum rp_err rp_doc_add_param(struct rp_doc *doc, const struct rp_param *p);
-/* Appends an entity; text, norm and expansion are copied. */
+/* Appends an entity. text is copied; norm is copied unless it equals text
+ * (then it shares text's copy); expansion is stored once per document
+ * however many entities carry it. */
 enum rp_err rp_doc_add_entity(struct rp_doc *doc, const struct rp_entity *e);
 
 /* Fills out with the heading path of section s, " > "-separated, outermost

@@ -6,12 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ranpipe/hash.h"
+
+/* An open-addressing set of strings in the document's arena. */
+struct rp__strset {
+    const char **slot;
+    size_t cap, n;
+};
+
 /* Grows a malloc'd vector *items of *cap elements of size sz to hold n+1. */
 static int vec_reserve(void **items, size_t *cap, size_t n, size_t sz)
 {
     if (n < *cap)
         return 0;
-    size_t ncap = *cap ? *cap * 2 : 16;
+    /* Grow by half: these vectors are the bulk of a document's memory. */
+    size_t ncap = *cap ? *cap + *cap / 2 : 16;
     void *p = realloc(*items, ncap * sz);
     if (!p)
         return -1;
@@ -46,6 +55,9 @@ void rp_doc_free(struct rp_doc *doc)
     free(doc->blocks);
     free(doc->params);
     free(doc->entities);
+    if (doc->expansions)
+        free(doc->expansions->slot);
+    free(doc->expansions);
     rp_arena_release(&doc->arena);
     free(doc);
 }
@@ -169,6 +181,47 @@ enum rp_err rp_doc_add_param(struct rp_doc *doc, const struct rp_param *p)
     return RP_OK;
 }
 
+/* Returns the document's copy of s, making one the first time. */
+static const char *intern(struct rp_doc *doc, const char *s)
+{
+    struct rp__strset *set = doc->expansions;
+    if (!set) {
+        set = doc->expansions = calloc(1, sizeof(*set));
+        if (!set)
+            return NULL;
+    }
+    if (set->n * 2 >= set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 64;
+        const char **slot = calloc(cap, sizeof(*slot));
+        if (!slot)
+            return NULL;
+        for (size_t i = 0; i < set->cap; i++) {
+            if (!set->slot[i])
+                continue;
+            size_t h = (size_t)rp_hash64(set->slot[i], strlen(set->slot[i])) & (cap - 1);
+            while (slot[h])
+                h = (h + 1) & (cap - 1);
+            slot[h] = set->slot[i];
+        }
+        free(set->slot);
+        set->slot = slot;
+        set->cap = cap;
+    }
+    size_t n = strlen(s);
+    size_t h = (size_t)rp_hash64(s, n) & (set->cap - 1);
+    while (set->slot[h]) {
+        if (strcmp(set->slot[h], s) == 0)
+            return set->slot[h];
+        h = (h + 1) & (set->cap - 1);
+    }
+    const char *c = rp_arena_strndup(&doc->arena, s, n);
+    if (c) {
+        set->slot[h] = c;
+        set->n++;
+    }
+    return c;
+}
+
 enum rp_err rp_doc_add_entity(struct rp_doc *doc, const struct rp_entity *e)
 {
     if (vec_reserve((void **)&doc->entities, &doc->cap_entities, doc->n_entities,
@@ -177,8 +230,12 @@ enum rp_err rp_doc_add_entity(struct rp_doc *doc, const struct rp_entity *e)
     int fail = 0;
     struct rp_entity c = *e;
     c.text = copy_opt(doc, e->text, &fail);
-    c.norm = copy_opt(doc, e->norm, &fail);
-    c.expansion = copy_opt(doc, e->expansion, &fail);
+    if (e->norm && e->text && strcmp(e->norm, e->text) == 0)
+        c.norm = c.text;
+    else
+        c.norm = copy_opt(doc, e->norm, &fail);
+    if (e->expansion && !(c.expansion = intern(doc, e->expansion)))
+        fail = 1;
     if (fail)
         return RP_ERR_NOMEM;
     doc->entities[doc->n_entities++] = c;

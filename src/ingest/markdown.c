@@ -273,6 +273,59 @@ static int find_front_matter(const char *data, size_t len, size_t *yaml_start, s
     return 0;
 }
 
+/* Where the next piece of Markdown may end: the start of the first ATX
+ * heading line ("# ..." with at most 3 spaces before it, outside fenced
+ * code) at or after min_len bytes; len when there is none. A document is
+ * parsed piece by piece so that cmark's syntax tree - about 14 times the
+ * size of the text it holds - only ever holds one piece. A heading closes
+ * every open block, so cutting before one changes nothing but link
+ * reference definitions, which do not cross pieces (technical exports
+ * hardly use them). */
+static size_t next_cut(const char *data, size_t len, size_t min_len)
+{
+    size_t pos = 0;
+    const char *line;
+    size_t n;
+    char fence = 0;
+    size_t fence_len = 0;
+    while (pos < len) {
+        size_t start = pos;
+        if (!rp_next_line(data, len, &pos, &line, &n))
+            break;
+        size_t i = 0;
+        while (i < n && i < 4 && line[i] == ' ')
+            i++;
+        if (i >= 4)
+            continue; /* indented code, or a continuation */
+        size_t run = 0;
+        while (i + run < n && (line[i + run] == '`' || line[i + run] == '~') &&
+               line[i + run] == line[i])
+            run++;
+        if (run >= 3) {
+            if (!fence) {
+                fence = line[i];
+                fence_len = run;
+            } else if (line[i] == fence && run >= fence_len) {
+                fence = 0;
+            }
+            continue;
+        }
+        if (!fence && start >= min_len && i < n && line[i] == '#')
+            return start;
+    }
+    return len;
+}
+
+#define MD_PIECE_MIN (256u << 10)
+
+static size_t count_lines(const char *s, size_t n)
+{
+    size_t lines = 0;
+    for (const char *p = s; (p = memchr(p, '\n', n - (size_t)(p - s))) != NULL; p++)
+        lines++;
+    return lines;
+}
+
 enum rp_err rp__parse_markdown(struct rp_doc *doc, const char *data, size_t len,
                                const struct rp_ingest_params *params, struct rp_error *err)
 {
@@ -294,23 +347,33 @@ enum rp_err rp__parse_markdown(struct rp_doc *doc, const char *data, size_t len,
     }
 
     cmark_gfm_core_extensions_ensure_registered();
-    parser = cmark_parser_new(CMARK_OPT_DEFAULT);
-    if (!parser) {
-        e = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
     cmark_syntax_extension *table = cmark_find_syntax_extension("table");
-    if (table)
-        cmark_parser_attach_syntax_extension(parser, table);
-    cmark_parser_feed(parser, data, len);
-    root = cmark_parser_finish(parser);
-    if (!root) {
-        e = rp_error_set(err, RP_ERR_PARSE, "markdown parser failed");
-        goto out;
+    while (len > 0) {
+        size_t piece = next_cut(data, len, MD_PIECE_MIN);
+        parser = cmark_parser_new(CMARK_OPT_DEFAULT);
+        if (!parser) {
+            e = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        if (table)
+            cmark_parser_attach_syntax_extension(parser, table);
+        cmark_parser_feed(parser, data, piece);
+        root = cmark_parser_finish(parser);
+        if (!root) {
+            e = rp_error_set(err, RP_ERR_PARSE, "markdown parser failed");
+            goto out;
+        }
+        e = walk_blocks(&w, root, 0);
+        if (e)
+            goto out;
+        cmark_node_free(root);
+        cmark_parser_free(parser);
+        root = NULL;
+        parser = NULL;
+        w.line_offset += count_lines(data, piece);
+        data += piece;
+        len -= piece;
     }
-    e = walk_blocks(&w, root, 0);
-    if (e)
-        goto out;
 
     const char *title = rp_doc_get_meta(doc, "title");
     if (!title) {

@@ -1039,6 +1039,42 @@ static void doc_table_builder(void **state)
     rp_doc_free(doc);
 }
 
+/* A Markdown file larger than one parsing piece (256 KiB) is parsed piece
+ * by piece, cut before headings: nothing may change at the cuts - fenced
+ * code holding "#" lines stays code, line numbers keep counting. */
+static void md_large_document_in_pieces(void **state)
+{
+    (void)state;
+    struct rp_buf md;
+    rp_buf_init(&md, RP_BUF_NO_CAP);
+    enum { N = 8000 };
+    assert_int_equal(rp_buf_adds(&md, "---\ntitle: Big\n---\n"), RP_OK);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(rp_buf_addf(&md,
+                                     "## Section %d\n\nThe parameter qRxLevMin%d sets the level.\n\n"
+                                     "```\n# not a heading %d\ncmedit get NR%d\n```\n\n",
+                                     i, i, i, i),
+                         RP_OK);
+    assert_true(md.len > 3 * (256u << 10));
+    struct rp_doc *doc = NULL;
+    struct rp_error err;
+    assert_int_equal(rp_ingest_buffer("big.md", RP_FORMAT_MARKDOWN, md.data, md.len, NULL, &doc, &err),
+                     RP_OK);
+    assert_int_equal(doc->n_sections, N + 1);
+    assert_int_equal(doc->n_blocks, 2 * N);
+    for (size_t i = 1; i < doc->n_sections; i++)
+        assert_null(strstr(doc->sections[i].title, "not a heading"));
+    /* Front-matter (3 lines) + 9 lines per section: section i starts on line 4 + 9i. */
+    assert_int_equal(doc->sections[N].line, 4 + 9 * (N - 1));
+    const struct rp_block *last = &doc->blocks[doc->n_blocks - 1];
+    assert_int_equal(last->type, RP_BLOCK_CODE);
+    assert_non_null(strstr(last->text, "# not a heading 7999"));
+    assert_int_equal(last->line, 4 + 9 * (N - 1) + 4);
+    assert_string_equal(doc->title, "Big");
+    rp_doc_free(doc);
+    rp_buf_release(&md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1048,6 +1084,7 @@ int main(void)
         cmocka_unit_test(md_table),
         cmocka_unit_test(md_title_fallbacks),
         cmocka_unit_test(md_bom_and_crlf),
+        cmocka_unit_test(md_large_document_in_pieces),
         cmocka_unit_test(md_front_matter_errors),
         cmocka_unit_test(md_nested_lists_and_quotes_do_not_crash),
         cmocka_unit_test(md_nested_inlines_do_not_crash),
