@@ -5,7 +5,8 @@
 #
 # usage: bench/bench_ingest.sh [BUILD_DIR]      (default: build/release)
 # env:   SECONDS_PER (3): seconds each ranpipe measurement runs
-#        SCALE (40): how many times the example text is repeated per file
+#        SCALE (160): how many times the example text is repeated per file
+#        (the memory figures also use a quarter-size corpus)
 #
 # The corpus is generated from examples/ and tests/golden/: one large file
 # per format (DOCX by pandoc, PDF by ranpipe-mkpdf), so per-file overheads
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
 per=${SECONDS_PER:-3}
-scale=${SCALE:-40}
+scale=${SCALE:-160}
 cores=$(nproc)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -24,41 +25,42 @@ for tool in pandoc pdftotext; do
 done
 
 # ---- corpus ----
-md=$work/corpus.md
-{
-  for i in $(seq "$scale"); do
-    for f in examples/features/*.md tests/golden/*.md; do
+# make_corpus DIR SCALE: one file per format, the example text repeated SCALE times.
+make_corpus() {
+  local dir=$1 n=$2
+  mkdir -p "$dir"
+  for i in $(seq "$n"); do
+    for f in examples/features/*.md tests/golden/*.md tests/golden/*.docx.md; do
       [ -f "$f" ] || continue
-      # drop front-matter blocks after the first copy
+      # drop front-matter blocks: they may only open a document
       awk 'NR==1 && $0=="---" {skip=1; next} skip && ($0=="---") {skip=0; next} !skip' "$f"
       echo
     done
-  done
-} >"$md"
-txt=$work/corpus.txt
-for i in $(seq "$scale"); do cat examples/procedures/*.txt; echo; done >"$txt"
-html=$work/corpus.html
-{
-  echo '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Corpus</title></head><body>'
-  for i in $(seq "$scale"); do
-    for f in examples/features/*.html tests/golden/*.html; do
-      [ -f "$f" ] || continue
-      sed -n '/<body/,/<\/body>/p' "$f" | sed '1d;$d'
+  done >"$dir/corpus.md"
+  for i in $(seq "$n"); do cat examples/procedures/*.txt; echo; done >"$dir/corpus.txt"
+  {
+    echo '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Corpus</title></head><body>'
+    for i in $(seq "$n"); do
+      for f in examples/features/*.html tests/golden/*.html; do
+        [ -f "$f" ] || continue
+        sed -n '/<body/,/<\/body>/p' "$f" | sed '1d;$d'
+      done
     done
-  done
-  echo '</body></html>'
-} >"$html"
-csv=$work/corpus.csv
-{
-  echo "MO Class,Parameter,Type,Range,Default,Unit,Description"
-  for i in $(seq $((scale * 500))); do
-    echo "NRCellDU,param$i,Int32,-140..-44,-$((i % 97 + 44)),dBm,\"Setting number $i of the cell, broadcast in SIB1.\""
-  done
-} >"$csv"
-docx=$work/corpus.docx
-pandoc -f markdown -t docx -o "$docx" "$md"
-pdf=$work/corpus.pdf
-"$build/bin/ranpipe-mkpdf" "$md" "$pdf" >/dev/null
+    echo '</body></html>'
+  } >"$dir/corpus.html"
+  {
+    echo "MO Class,Parameter,Type,Range,Default,Unit,Description"
+    for i in $(seq $((n * 250))); do
+      echo "NRCellDU,param$i,Int32,-140..-44,-$((i % 97 + 44)),dBm,\"Setting number $i of the cell, broadcast in SIB1.\""
+    done
+  } >"$dir/corpus.csv"
+  pandoc -f markdown -t docx -o "$dir/corpus.docx" "$dir/corpus.md"
+  "$build/bin/ranpipe-mkpdf" "$dir/corpus.md" "$dir/corpus.pdf" >/dev/null
+}
+make_corpus "$work/big" "$scale"
+make_corpus "$work/small" $((scale / 4))
+md=$work/big/corpus.md txt=$work/big/corpus.txt html=$work/big/corpus.html
+csv=$work/big/corpus.csv docx=$work/big/corpus.docx pdf=$work/big/corpus.pdf
 
 # ---- measurements ----
 mbs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }
@@ -112,8 +114,13 @@ for spec in "markdown:$md:pandoc -f markdown -t plain" "html:$html:pandoc -f htm
 done
 echo "(MB/s of input; 'ranpipe N': N threads; peer N: N processes at once)"
 echo
-echo "peak memory while parsing and chunking one file (goal: < 4 x size + constant):"
-for f in "$md" "$html" "$docx" "$pdf" "$txt" "$csv"; do
-  read -r sz grow total < <("$bench" --memory "$f")
-  awk -v f="$(basename "$f")" -v s="$sz" -v g="$grow" 'BEGIN { printf "  %-12s %8.1f MB file, %8.1f MB growth = %.2f x size\n", f, s/1e6, g/1e6, g/s }'
+echo "peak memory while parsing and chunking one file (goal: growth < 4 x size + a constant)."
+echo "growth = slope x size + constant, from the same corpus at two sizes:"
+for f in corpus.md corpus.html corpus.docx corpus.pdf corpus.txt corpus.csv; do
+  read -r s1 g1 _ < <("$bench" --memory "$work/small/$f")
+  read -r s2 g2 _ < <("$bench" --memory "$work/big/$f")
+  awk -v f="$f" -v s1="$s1" -v g1="$g1" -v s2="$s2" -v g2="$g2" 'BEGIN {
+    slope = (g2 - g1) / (s2 - s1); c = g2 - slope * s2;
+    printf "  %-12s %6.2f MB -> %6.1f MB, %6.2f MB -> %6.1f MB: slope %5.1f x size, constant %5.1f MB\n",
+           f, s1/1e6, g1/1e6, s2/1e6, g2/1e6, slope, c/1e6 }'
 done

@@ -59,6 +59,13 @@ ok_if "says binary and names the file" grep -q "binary.txt.*binary" <<<"$ERR"
 printf 'caf\xe9\n' >"$T/latin1.md"
 expect_exit 1 "invalid UTF-8" "$RANPIPE_BIN" inspect --json "$T/latin1.md"
 ok_if "says invalid UTF-8" grep -q "invalid UTF-8 at byte 3" <<<"$ERR"
+truncate -s 1G "$T/huge.txt"   # sparse: costs no disk
+expect_exit 1 "a 1 GB file is refused before it is read" "$RANPIPE_BIN" inspect --json "$T/huge.txt"
+ok_if "says the size and the limit" grep -q "huge.txt': 1073741824 bytes is over the 67108864 byte limit" <<<"$ERR"
+printf 'PK\003\004 truncated' >"$T/cut.zip"
+expect_exit 1 "a truncated archive" "$RANPIPE_BIN" inspect --json "$T/cut.zip" "$EX/procedures/lock-and-unlock-cell.txt"
+ok_if "names the archive" grep -q "cut.zip" <<<"$ERR"
+ok_if "the other file is still shown" grep -q '"format":"text"' <<<"$OUT"
 expect_exit 1 "missing file" "$RANPIPE_BIN" inspect --json "$T/nope.md"
 ok_if "names the missing file" grep -q "nope.md" <<<"$ERR"
 
