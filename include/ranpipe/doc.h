@@ -77,7 +77,8 @@ enum rp_doc_format {
 
 /* A parameter record: one row of a parameter table (CSV, or any table whose
  * header names these columns), with the fields matched by header name.
- * Missing fields are NULL. */
+ * Missing fields are NULL. The fields are the table's own cell strings,
+ * not copies (an MO class split off a qualified name is the exception). */
 struct rp_param {
     const char *mo_class;    /* "EUtranCellFDD" */
     const char *name;        /* "qRxLevMin" */
@@ -173,7 +174,9 @@ enum rp_err rp_table_builder_end_row(struct rp_table_builder *tb);
  * memory or when the table has no rows. */
 struct rp_block *rp_doc_add_table(struct rp_doc *doc, struct rp_table_builder *tb, size_t line);
 
-/* Appends a parameter record; its strings are copied (NULL stays NULL). */
+/* Appends a parameter record. Its strings are not copied: each must be
+ * NULL, static, or owned by doc's arena (normally the cells of the table
+ * the record was read from), and stays valid as long as doc. */
 enum rp_err rp_doc_add_param(struct rp_doc *doc, const struct rp_param *p);
 /* Appends an entity. text is copied; norm is copied unless it equals text
  * (then it shares text's copy); expansion is stored once per document

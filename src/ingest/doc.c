@@ -3,6 +3,7 @@
  */
 #include "ranpipe/doc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,20 +165,10 @@ static const char *copy_opt(struct rp_doc *doc, const char *s, int *fail)
 
 enum rp_err rp_doc_add_param(struct rp_doc *doc, const struct rp_param *p)
 {
+    /* No copies: the fields are the table's own cells (see doc.h). */
     if (vec_reserve((void **)&doc->params, &doc->cap_params, doc->n_params, sizeof(*doc->params)))
         return RP_ERR_NOMEM;
-    int fail = 0;
-    struct rp_param c = *p;
-    c.mo_class = copy_opt(doc, p->mo_class, &fail);
-    c.name = copy_opt(doc, p->name, &fail);
-    c.type = copy_opt(doc, p->type, &fail);
-    c.range = copy_opt(doc, p->range, &fail);
-    c.default_value = copy_opt(doc, p->default_value, &fail);
-    c.unit = copy_opt(doc, p->unit, &fail);
-    c.description = copy_opt(doc, p->description, &fail);
-    if (fail)
-        return RP_ERR_NOMEM;
-    doc->params[doc->n_params++] = c;
+    doc->params[doc->n_params++] = *p;
     return RP_OK;
 }
 
@@ -305,6 +296,8 @@ struct rp_block *rp_doc_add_table(struct rp_doc *doc, struct rp_table_builder *t
     for (size_t r = 0; r < tb->n_rows; r++)
         if (tb->row_len[r] > n_cols)
             n_cols = tb->row_len[r];
+    if (n_cols > SIZE_MAX / sizeof(char *) / tb->n_rows)
+        goto out;
     struct rp_table *t = rp_arena_alloc(&doc->arena, sizeof(*t));
     if (!t)
         goto out;
@@ -314,17 +307,38 @@ struct rp_block *rp_doc_add_table(struct rp_doc *doc, struct rp_table_builder *t
     t->cells = rp_arena_alloc(&doc->arena, tb->n_rows * n_cols * sizeof(*t->cells));
     if (!t->cells)
         goto out;
+    /* The strings go into one arena allocation, back to back (one by one,
+     * the arena would align each to 16 bytes), and every empty cell,
+     * padding included, is the same "". The rendered text's length is
+     * known from them, so its buffer is sized once. */
+    size_t bytes = 1, text_len = 0;
+    for (size_t k = 0; k < tb->n_cells; k++) {
+        size_t n = strlen(tb->cells[k]);
+        bytes += n ? n + 1 : 0;
+        text_len += n;
+    }
+    char *pool = rp_arena_alloc(&doc->arena, bytes);
+    if (!pool)
+        goto out;
+    const char *empty = pool;
+    *pool++ = '\0';
     size_t k = 0;
     for (size_t r = 0; r < tb->n_rows; r++) {
         for (size_t c = 0; c < n_cols; c++) {
             const char *src = c < tb->row_len[r] ? tb->cells[k + c] : "";
-            t->cells[r * n_cols + c] = rp_arena_strdup(&doc->arena, src);
-            if (!t->cells[r * n_cols + c])
-                goto out;
+            size_t n = strlen(src);
+            if (n == 0) {
+                t->cells[r * n_cols + c] = empty;
+                continue;
+            }
+            memcpy(pool, src, n + 1);
+            t->cells[r * n_cols + c] = pool;
+            pool += n + 1;
         }
         k += tb->row_len[r];
     }
-    if (rp_table_render(t, 0, t->n_rows - t->n_header, &text))
+    text_len += tb->n_rows * (3 * (n_cols - 1) + 1);
+    if (rp_buf_grow(&text, text_len) || rp_table_render(t, 0, t->n_rows - t->n_header, &text))
         goto out;
     blk = rp_doc_add_block(doc, RP_BLOCK_TABLE, text.data, text.len, line);
     if (blk)

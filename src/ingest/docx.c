@@ -2,21 +2,46 @@
  * docx.c - Word documents (.docx, Office Open XML), 3GPP specifications first.
  *
  * A DOCX file is a ZIP archive of XML parts. The archive is opened from
- * memory with libzip; four parts are read, each into a buffer capped at
- * params->max_file_bytes and with a check that it does not expand more
- * than params->max_compression_ratio times its compressed size (a zip bomb
- * stops after a few megabytes, whatever sizes the archive declares):
+ * memory with libzip and five parts are read:
  *
- *   word/document.xml   the body (required)
+ *   word/document.xml   the body (required), streamed
  *   word/styles.xml     style id -> name, basedOn, outline level
  *   word/numbering.xml  list formats (bullet or numbered) and start values
  *   docProps/core.xml   title, author, keywords, subject, revision
  *   docProps/custom.xml custom properties (pandoc puts front-matter here)
  *
- * The XML is parsed by libxml2 into a tree without entity expansion,
- * network access or DTD loading, and a part that carries a DOCTYPE at all
- * is refused: Word never writes one, so it can only be an attack (billion
- * laughs, external entities).
+ * Every part is inflated under two limits that count the bytes actually
+ * inflated, never the sizes the archive declares: params->max_file_bytes,
+ * and params->max_compression_ratio times the part's compressed size (a
+ * zip bomb stops after a few megabytes).
+ *
+ * The body is streamed, because it is most of the file and a libxml2 tree
+ * costs more than ten times the XML. libxml2's xmlTextReader pulls
+ * word/document.xml from zip_fread() as it parses, so neither the inflated
+ * XML nor its tree is ever whole in memory. The reader walks the block
+ * structure (w:body, content controls, tracked insertions, tables) one
+ * element at a time with a small stack of open containers; each paragraph
+ * and each table row is expanded into a tree of its own, handled by the
+ * tree code below and freed when the reader moves past it. So memory holds
+ * the document model being built, one paragraph or row, the cells of the
+ * table being read (rp_table_builder) and the pending list or code lines,
+ * whatever the length of the body. The small parts are read whole and
+ * parsed into trees: styles.xml is kept for the walk (style names are
+ * resolved lazily from it), the others are loaded and freed at once.
+ *
+ * XML is parsed without entity expansion, network access or DTD loading,
+ * and a part that carries a DOCTYPE at all is refused (the body as soon as
+ * the reader meets it): Word never writes one, so it can only be an attack
+ * (billion laughs, external entities).
+ *
+ * A failure is reported for the same reason whatever point of the stream
+ * met it, as if every part had been read whole first: the body's own read
+ * errors (damaged data, size cap, zip bomb) win, then its well-formedness,
+ * then its DOCTYPE, then an error in an optional part, then a missing
+ * w:body, then the limits of the walk (depth, row width). After any of
+ * them the rest of the body is still parsed (after a DOCTYPE only
+ * inflated), without building anything, to find an error that comes first
+ * in that order.
  *
  * What a paragraph is follows from its style. Each paragraph style is
  * resolved once to a kind (heading, title, list item, code, table header,
@@ -34,7 +59,8 @@
  * blocks (grid spans repeat the cell text, vertically merged cells are
  * empty, nested tables are flattened into the cell text). Deleted text and
  * field instructions are dropped, insertions and field results kept.
- * Recursion is bounded by params->max_depth.
+ * Nesting is bounded by params->max_depth, counted the same way in the
+ * streamed block structure and in the trees of paragraphs and rows.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -44,8 +70,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libxml/encoding.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlreader.h>
 #include <zip.h>
 
 #include "ingest_int.h"
@@ -329,16 +357,24 @@ static void zip_msg(char *out, size_t size, const char *msg)
         out[0] = (char)tolower((unsigned char)out[0]);
 }
 
-/* Reads member name of za into out (reset first). *found tells whether the
- * member exists; a missing member is not an error here. The size cap and
- * the ratio check apply to the bytes actually inflated, never to the
- * sizes the archive declares. */
-static enum rp_err read_part(struct docx *d, zip_t *za, size_t archive_len, const char *name,
-                             struct rp_buf *out, bool *found)
+/* A member being inflated, and the most it may expand to. */
+struct part_input {
+    zip_file_t *zf;   /* NULL when not open */
+    const char *name; /* a static string */
+    size_t total;     /* bytes inflated so far */
+    double max_out;   /* params->max_compression_ratio x its compressed size */
+    bool eof;
+};
+
+/* Opens member name of za into *in after the checks that need no data
+ * (encryption, declared size). *found tells whether the member exists; a
+ * missing member is not an error here. Close with part_close(). */
+static enum rp_err part_open(struct docx *d, zip_t *za, size_t archive_len, const char *name,
+                             struct part_input *in, bool *found)
 {
     const struct rp_ingest_params *p = d->params;
     char msg[200];
-    rp_buf_reset(out);
+    *in = (struct part_input){.name = name};
     *found = false;
     zip_int64_t idx = zip_name_locate(za, name, ZIP_FL_NOCASE);
     if (idx < 0)
@@ -362,47 +398,94 @@ static enum rp_err read_part(struct docx *d, zip_t *za, size_t archive_len, cons
         comp = (double)archive_len;
     if (comp < 1)
         comp = 1;
-    double max_out = p->max_compression_ratio * comp;
-
-    zip_file_t *zf = zip_fopen_index(za, (zip_uint64_t)idx, 0);
-    if (!zf) {
+    in->max_out = p->max_compression_ratio * comp;
+    in->zf = zip_fopen_index(za, (zip_uint64_t)idx, 0);
+    if (!in->zf) {
         zip_msg(msg, sizeof(msg), zip_strerror(za));
         return rp_error_set(d->err, RP_ERR_PARSE, "cannot read %s: %s", name, msg);
     }
-    enum rp_err e = RP_OK;
-    char chunk[DOCX_READ_CHUNK];
-    for (;;) {
-        zip_int64_t n = zip_fread(zf, chunk, sizeof(chunk));
-        if (n < 0) {
-            zip_msg(msg, sizeof(msg), zip_file_strerror(zf));
-            e = rp_error_set(d->err, RP_ERR_PARSE, "cannot read %s: %s", name, msg);
-            break;
-        }
-        if (n == 0)
-            break;
-        size_t total = out->len + (size_t)n;
-        if (total > p->max_file_bytes) {
-            e = rp_error_set(d->err, RP_ERR_TOOBIG, "%s is larger than the %zu byte limit", name,
-                             p->max_file_bytes);
-            break;
-        }
-        if (total > DOCX_RATIO_FLOOR && (double)total > max_out) {
-            e = rp_error_set(d->err, RP_ERR_TOOBIG,
-                             "%s expands more than %g times its compressed size (a zip bomb?)",
-                             name, p->max_compression_ratio);
-            break;
-        }
-        if (rp_buf_add(out, chunk, (size_t)n)) {
-            e = nomem(d);
-            break;
-        }
+    return RP_OK;
+}
+
+/* Inflates up to size more bytes of in into buf; *n is 0 at the end. The
+ * size cap and the ratio check apply to the bytes actually inflated so
+ * far. Failures are described in err. */
+static enum rp_err part_read(struct part_input *in, const struct rp_ingest_params *p, char *buf,
+                             size_t size, size_t *n, struct rp_error *err)
+{
+    *n = 0;
+    zip_int64_t got = zip_fread(in->zf, buf, size);
+    if (got < 0) {
+        char msg[200];
+        zip_msg(msg, sizeof(msg), zip_file_strerror(in->zf));
+        return rp_error_set(err, RP_ERR_PARSE, "cannot read %s: %s", in->name, msg);
     }
-    zip_fclose(zf);
+    if (got == 0) {
+        in->eof = true;
+        return RP_OK;
+    }
+    size_t total = in->total + (size_t)got;
+    if (total > p->max_file_bytes)
+        return rp_error_set(err, RP_ERR_TOOBIG, "%s is larger than the %zu byte limit", in->name,
+                            p->max_file_bytes);
+    if (total > DOCX_RATIO_FLOOR && (double)total > in->max_out)
+        return rp_error_set(err, RP_ERR_TOOBIG,
+                            "%s expands more than %g times its compressed size (a zip bomb?)",
+                            in->name, p->max_compression_ratio);
+    in->total = total;
+    *n = (size_t)got;
+    return RP_OK;
+}
+
+static void part_close(struct part_input *in)
+{
+    if (in->zf)
+        zip_fclose(in->zf);
+    in->zf = NULL;
+}
+
+/* Reads member name of za whole into out (reset first); *found as for
+ * part_open(). */
+static enum rp_err read_part(struct docx *d, zip_t *za, size_t archive_len, const char *name,
+                             struct rp_buf *out, bool *found)
+{
+    struct part_input in;
+    rp_buf_reset(out);
+    enum rp_err e = part_open(d, za, archive_len, name, &in, found);
+    char chunk[DOCX_READ_CHUNK];
+    while (!e && in.zf && !in.eof) {
+        size_t n;
+        e = part_read(&in, d->params, chunk, sizeof(chunk), &n, d->err);
+        if (!e && rp_buf_add(out, chunk, n))
+            e = nomem(d);
+    }
+    part_close(&in);
     return e;
 }
 
-/* Parses an XML part safely: no entities expanded, nothing loaded from the
- * network or disk, no DOCTYPE accepted. *out is a new tree (xmlFreeDoc). */
+/* Sets err to say that part name is not well-formed; msg (may be NULL) is
+ * libxml2's message. */
+static enum rp_err not_well_formed(struct rp_error *err, const char *name, const char *msg,
+                                   int line)
+{
+    char m[200];
+    snprintf(m, sizeof(m), "%s", msg ? msg : "parse error");
+    size_t n = strlen(m);
+    while (n && is_blank(m[n - 1]))
+        m[--n] = '\0';
+    return rp_error_set(err, RP_ERR_PARSE, "%s is not well-formed XML (line %d: %s)", name, line,
+                        m);
+}
+
+static enum rp_err has_doctype(struct rp_error *err, const char *name)
+{
+    return rp_error_set(err, RP_ERR_PARSE,
+                        "%s has a DOCTYPE declaration, which Word documents never have", name);
+}
+
+/* Parses a small XML part safely: no entities expanded, nothing loaded
+ * from the network or disk, no DOCTYPE accepted. *out is a new tree
+ * (xmlFreeDoc). */
 static enum rp_err parse_xml(struct docx *d, const struct rp_buf *b, const char *name, xmlDoc **out)
 {
     *out = NULL;
@@ -416,16 +499,9 @@ static enum rp_err parse_xml(struct docx *d, const struct rp_buf *b, const char 
     xmlDoc *x = xmlCtxtReadMemory(ctxt, b->data, (int)b->len, name, NULL, opts);
     if (!x) {
         const xmlError *xe = xmlCtxtGetLastError(ctxt);
-        char msg[200];
-        snprintf(msg, sizeof(msg), "%s", xe && xe->message ? xe->message : "parse error");
-        size_t n = strlen(msg);
-        while (n && is_blank(msg[n - 1]))
-            msg[--n] = '\0';
-        e = rp_error_set(d->err, RP_ERR_PARSE, "%s is not well-formed XML (line %d: %s)", name,
-                         xe ? xe->line : 0, msg);
+        e = not_well_formed(d->err, name, xe ? xe->message : NULL, xe ? xe->line : 0);
     } else if (x->intSubset || x->extSubset) {
-        e = rp_error_set(d->err, RP_ERR_PARSE,
-                         "%s has a DOCTYPE declaration, which Word documents never have", name);
+        e = has_doctype(d->err, name);
     } else if (!xmlDocGetRootElement(x)) {
         e = rp_error_set(d->err, RP_ERR_PARSE, "%s has no root element", name);
     }
@@ -438,15 +514,13 @@ static enum rp_err parse_xml(struct docx *d, const struct rp_buf *b, const char 
     return e;
 }
 
-/* Reads and parses one part; *out stays NULL when an optional part is missing. */
+/* Reads and parses one small part; *out stays NULL when it is missing. */
 static enum rp_err load_part(struct docx *d, zip_t *za, size_t archive_len, const char *name,
-                             bool required, struct rp_buf *tmp, xmlDoc **out)
+                             struct rp_buf *tmp, xmlDoc **out)
 {
     bool found;
     *out = NULL;
     enum rp_err e = read_part(d, za, archive_len, name, tmp, &found);
-    if (!e && !found && required)
-        e = rp_error_set(d->err, RP_ERR_PARSE, "no %s: not a Word document", name);
     if (!e && found)
         e = parse_xml(d, tmp, name, out);
     rp_buf_reset(tmp);
@@ -1206,65 +1280,6 @@ static enum rp_err table_row(struct docx *d, const xmlNode *tr, int depth,
     return e;
 }
 
-static enum rp_err body_table(struct docx *d, const xmlNode *tbl, int depth)
-{
-    if (depth > d->params->max_depth)
-        return too_deep(d);
-    enum rp_err e = flush_group(d);
-    struct rp_table_builder tb;
-    rp_table_builder_init(&tb);
-    /* Header rows: the leading rows marked w:tblHeader (repeated on each
-     * page), else the leading rows in 3GPP's TAH style, else the first. */
-    size_t marked = 0, tah_rows = 0;
-    bool marked_open = true, tah_open = true;
-    for (const xmlNode *tr = tbl->children; tr && !e; tr = tr->next) {
-        if (!is_w(tr, "tr"))
-            continue;
-        bool header = on_off(w_child(w_child(tr, "trPr"), "tblHeader"));
-        bool tah;
-        size_t before = tb.n_rows;
-        e = table_row(d, tr, depth + 1, &tb, &tah);
-        if (!e && rp_table_builder_end_row(&tb))
-            e = nomem(d);
-        if (e || tb.n_rows == before)
-            continue; /* an empty row is dropped and does not count */
-        marked_open = marked_open && header;
-        tah_open = tah_open && tah;
-        marked += marked_open;
-        tah_rows += tah_open;
-    }
-    if (!e && tb.n_rows) {
-        tb.n_header = marked ? marked : (tah_rows ? tah_rows : 1);
-        if (!rp_doc_add_table(d->doc, &tb, 0))
-            e = nomem(d);
-    }
-    rp_table_builder_release(&tb);
-    return e;
-}
-
-/* ---- the body ---- */
-
-static enum rp_err walk_body(struct docx *d, const xmlNode *parent, int depth, struct rp_buf *text)
-{
-    if (depth > d->params->max_depth)
-        return too_deep(d);
-    enum rp_err e = RP_OK;
-    for (const xmlNode *c = parent->children; c && !e; c = c->next) {
-        if (is_w(c, "p")) {
-            e = body_para(d, c, depth + 1, text);
-        } else if (is_w(c, "tbl")) {
-            e = body_table(d, c, depth + 1);
-        } else if (is_w(c, "sdt")) {
-            const xmlNode *content = w_child(c, "sdtContent");
-            if (content)
-                e = walk_body(d, content, depth + 1, text);
-        } else if (is_w(c, "customXml") || is_w(c, "ins") || is_w(c, "moveTo")) {
-            e = walk_body(d, c, depth + 1, text);
-        }
-    }
-    return e;
-}
-
 /* ---- document properties ---- */
 
 /* docProps/core.xml: Dublin Core elements, matched by local name. */
@@ -1323,24 +1338,412 @@ static enum rp_err load_custom(struct docx *d, xmlDoc *x)
     return e;
 }
 
+/* ---- the small parts ---- */
+
+/* Reads the optional parts: word/styles.xml into *styles (kept: style
+ * records borrow its strings), numbering and document properties loaded
+ * into d and freed at once. Returns the first failure. */
+static enum rp_err load_small_parts(struct docx *d, zip_t *za, size_t archive_len, xmlDoc **styles)
+{
+    static const struct {
+        const char *name;
+        enum rp_err (*load)(struct docx *d, xmlDoc *x);
+    } loaded[] = {
+        {"word/numbering.xml", load_numbering},
+        {"docProps/core.xml", load_core},
+        {"docProps/custom.xml", load_custom},
+    };
+    struct rp_buf part;
+    rp_buf_init(&part, d->params->max_file_bytes);
+    enum rp_err e = load_part(d, za, archive_len, "word/styles.xml", &part, styles);
+    if (!e && *styles)
+        e = load_styles(d, *styles);
+    for (size_t i = 0; i < sizeof(loaded) / sizeof(loaded[0]) && !e; i++) {
+        xmlDoc *x = NULL;
+        e = load_part(d, za, archive_len, loaded[i].name, &part, &x);
+        if (!e && x)
+            e = loaded[i].load(d, x);
+        xmlFreeDoc(x);
+    }
+    rp_buf_release(&part);
+    return e;
+}
+
+/* ---- the body, streamed ---- */
+
+/* What an open element is to the walk of the body. */
+enum frame_kind {
+    FR_DOCUMENT, /* w:document: its first w:body holds the blocks */
+    FR_BLOCKS,   /* block content: w:body, w:sdtContent, w:customXml, w:ins, w:moveTo */
+    FR_SDT,      /* a block-level content control: its first w:sdtContent holds blocks */
+    FR_TABLE,    /* a block-level table: its rows are read one at a time */
+};
+
+struct frame {
+    const xmlNode *node; /* the element: the reader keeps it while it is open */
+    enum frame_kind kind;
+    int depth; /* nesting depth as params->max_depth counts it */
+    bool seen; /* FR_DOCUMENT: a w:body came; FR_SDT: a w:sdtContent came */
+};
+
+/* One pass over word/document.xml. */
+struct body_stream {
+    struct docx *d;
+    xmlTextReader *reader;
+    struct part_input in; /* the member, inflated as the reader asks */
+    bool read_failed;     /* in failed, read_err says why */
+    struct rp_error read_err;
+    char xml_msg[200]; /* the error that stopped libxml2 ("" for none) */
+    int xml_line;
+    bool xml_fatal;       /* libxml2 stopped on an error */
+    bool doctype;         /* the reader met a DOCTYPE and stopped */
+    size_t unit;          /* bytes in a code unit: 2 in UTF-16, 4 in UCS-4, else 1 */
+    bool cut;             /* a NUL character ended the XML (see stream_read) */
+    bool has_body;        /* the root is w:document and has a w:body */
+    bool walking;         /* false once the walk stopped: the rest is only checked */
+    enum rp_err walk_err; /* why it stopped (details in d->err) */
+    struct frame *frames; /* the open containers, innermost last */
+    size_t n_frames, cap_frames;
+    struct rp_table_builder tb; /* the block-level table being read */
+    size_t marked, tah_rows;    /* its leading w:tblHeader rows and TAH rows */
+    bool marked_open, tah_open;
+    struct rp_buf text; /* paragraph text */
+};
+
+static void stream_init(struct body_stream *s, struct docx *d)
+{
+    memset(s, 0, sizeof(*s));
+    s->d = d;
+    s->in.name = "word/document.xml";
+    s->unit = 1;
+    rp_table_builder_init(&s->tb);
+    rp_buf_init(&s->text, RP_BUF_NO_CAP);
+}
+
+static void stream_release(struct body_stream *s)
+{
+    if (s->reader)
+        xmlFreeTextReader(s->reader);
+    s->reader = NULL;
+    part_close(&s->in);
+    free(s->frames);
+    s->frames = NULL;
+    rp_table_builder_release(&s->tb);
+    rp_buf_release(&s->text);
+}
+
+/* The size of a code unit of XML that starts with data[0..n): 2 for
+ * UTF-16, 4 for UCS-4, else 1 (as libxml2 tells them apart). */
+static size_t code_unit(const char *data, size_t n)
+{
+    if (n < 4)
+        return 1;
+    switch (xmlDetectCharEncoding((const unsigned char *)data, 4)) {
+    case XML_CHAR_ENCODING_UTF16LE:
+    case XML_CHAR_ENCODING_UTF16BE:
+        return 2;
+    case XML_CHAR_ENCODING_UCS4LE:
+    case XML_CHAR_ENCODING_UCS4BE:
+    case XML_CHAR_ENCODING_UCS4_2143:
+    case XML_CHAR_ENCODING_UCS4_3412:
+        return 4;
+    default:
+        return 1;
+    }
+}
+
+/* The reader's input: the member, inflated under its limits. A failure is
+ * kept in s->read_err and every later call fails too.
+ *
+ * The XML ends at its first NUL character, as it did when the member was
+ * parsed whole from memory: libxml2 takes a NUL character for the end of
+ * a buffer, so one after the root element (padding) ends the document and
+ * one anywhere else is an error. The bytes behind it are still inflated
+ * and checked by stream_drain(). In UTF-16 and UCS-4 a NUL character is a
+ * whole code unit of zero bytes, so reads end on code unit boundaries. */
+static int stream_read(void *ctx, char *buf, int len)
+{
+    struct body_stream *s = ctx;
+    if (s->read_failed)
+        return -1;
+    if (len <= 0 || s->cut || s->in.eof)
+        return 0;
+    size_t size = (size_t)len, start = s->in.total;
+    if ((start + size) % s->unit < size)
+        size -= (start + size) % s->unit;
+    size_t n;
+    if (part_read(&s->in, s->d->params, buf, size, &n, &s->read_err)) {
+        s->read_failed = true;
+        return -1;
+    }
+    if (start == 0)
+        s->unit = code_unit(buf, n);
+    if (s->unit == 1) {
+        const char *nul = memchr(buf, '\0', n);
+        if (nul) {
+            s->cut = true;
+            return (int)(nul - buf);
+        }
+        return (int)n;
+    }
+    for (size_t i = (s->unit - start % s->unit) % s->unit; i + s->unit <= n; i += s->unit) {
+        size_t k = 0;
+        while (k < s->unit && buf[i + k] == '\0')
+            k++;
+        if (k == s->unit) {
+            s->cut = true;
+            return (int)i;
+        }
+    }
+    return (int)n;
+}
+
+/* Inflates the rest of the member, unparsed, to meet a read error or a
+ * limit that lies behind the point where parsing stopped. */
+static void stream_drain(struct body_stream *s)
+{
+    char chunk[DOCX_READ_CHUNK];
+    size_t n;
+    while (!s->read_failed && !s->in.eof)
+        if (part_read(&s->in, s->d->params, chunk, sizeof(chunk), &n, &s->read_err))
+            s->read_failed = true;
+}
+
+/* Keeps the error that stopped libxml2: a fatal one, or the non-fatal
+ * "memory" error of a huge text node. Warnings and namespace errors, which
+ * do not stop it, are left out. */
+static void stream_xml_error(void *arg, xmlErrorPtr xe)
+{
+    struct body_stream *s = arg;
+    if (!xe || (xe->level != XML_ERR_FATAL && xe->code != XML_ERR_NO_MEMORY))
+        return;
+    snprintf(s->xml_msg, sizeof(s->xml_msg), "%s", xe->message ? xe->message : "parse error");
+    s->xml_line = xe->line;
+    s->xml_fatal = true;
+}
+
+/* Stops the walk: the rest of the body is parsed but not built. */
+static void stream_stop(struct body_stream *s, enum rp_err e)
+{
+    s->walk_err = e;
+    s->walking = false;
+}
+
+static enum rp_err table_start(struct body_stream *s)
+{
+    rp_table_builder_release(&s->tb);
+    s->marked = s->tah_rows = 0;
+    s->marked_open = s->tah_open = true;
+    return flush_group(s->d);
+}
+
+/* Adds the table read so far. Header rows: the leading rows marked
+ * w:tblHeader (repeated on each page), else the leading rows in 3GPP's TAH
+ * style, else the first. */
+static enum rp_err table_end(struct body_stream *s)
+{
+    enum rp_err e = RP_OK;
+    if (s->tb.n_rows) {
+        s->tb.n_header = s->marked ? s->marked : (s->tah_rows ? s->tah_rows : 1);
+        if (!rp_doc_add_table(s->d->doc, &s->tb, 0))
+            e = nomem(s->d);
+    }
+    rp_table_builder_release(&s->tb);
+    return e;
+}
+
+/* Closes the innermost container. */
+static void leave(struct body_stream *s)
+{
+    struct frame *f = &s->frames[--s->n_frames];
+    if (f->kind == FR_TABLE) {
+        enum rp_err e = table_end(s);
+        if (e)
+            stream_stop(s, e);
+    }
+}
+
+/* Opens a container for element n, which the reader is on, and moves on.
+ * Returns what the reader's move returned. */
+static int enter(struct body_stream *s, const xmlNode *n, enum frame_kind kind, int depth)
+{
+    struct docx *d = s->d;
+    enum rp_err e = RP_OK;
+    if ((kind == FR_BLOCKS || kind == FR_TABLE) && depth > d->params->max_depth)
+        e = too_deep(d);
+    else if (kind == FR_TABLE)
+        e = table_start(s);
+    if (!e && s->n_frames == s->cap_frames) {
+        size_t cap = s->cap_frames ? 2 * s->cap_frames : 16;
+        struct frame *f = realloc(s->frames, cap * sizeof(*f));
+        if (f) {
+            s->frames = f;
+            s->cap_frames = cap;
+        } else {
+            e = nomem(d);
+        }
+    }
+    if (e) {
+        stream_stop(s, e);
+    } else {
+        s->frames[s->n_frames++] = (struct frame){.node = n, .kind = kind, .depth = depth};
+        if (xmlTextReaderIsEmptyElement(s->reader) == 1)
+            leave(s); /* no end tag follows */
+    }
+    return xmlTextReaderRead(s->reader);
+}
+
+/* A block-level paragraph: expanded, handled as a tree, skipped past. */
+static int block_para(struct body_stream *s, int depth)
+{
+    const xmlNode *p = xmlTextReaderExpand(s->reader);
+    if (!p)
+        return -1; /* the reader failed */
+    enum rp_err e = body_para(s->d, p, depth, &s->text);
+    if (e)
+        stream_stop(s, e);
+    return xmlTextReaderNext(s->reader);
+}
+
+/* A row of a block-level table, the same way. */
+static int table_row_node(struct body_stream *s, int depth)
+{
+    const xmlNode *tr = xmlTextReaderExpand(s->reader);
+    if (!tr)
+        return -1;
+    bool header = on_off(w_child(w_child(tr, "trPr"), "tblHeader"));
+    bool tah;
+    size_t before = s->tb.n_rows;
+    enum rp_err e = table_row(s->d, tr, depth, &s->tb, &tah);
+    if (!e && rp_table_builder_end_row(&s->tb))
+        e = nomem(s->d);
+    if (e) {
+        stream_stop(s, e);
+    } else if (s->tb.n_rows != before) { /* an empty row is dropped and does not count */
+        s->marked_open = s->marked_open && header;
+        s->tah_open = s->tah_open && tah;
+        s->marked += s->marked_open;
+        s->tah_rows += s->tah_open;
+    }
+    return xmlTextReaderNext(s->reader);
+}
+
+/* Handles the node the reader is on and moves on; returns what the
+ * reader's move returned. Anything the walk does not look into is skipped
+ * whole (its subtree is parsed, and freed as the reader passes it). */
+static int stream_node(struct body_stream *s)
+{
+    xmlTextReader *r = s->reader;
+    int type = xmlTextReaderNodeType(r);
+    const xmlNode *n = xmlTextReaderCurrentNode(r);
+    if (type == XML_READER_TYPE_END_ELEMENT) {
+        if (s->n_frames && s->frames[s->n_frames - 1].node == n)
+            leave(s);
+        return xmlTextReaderRead(r);
+    }
+    if (type != XML_READER_TYPE_ELEMENT || !n)
+        return xmlTextReaderRead(r); /* white space, comments between blocks */
+    if (!s->n_frames) {
+        /* The root: anything but w:document has no body. */
+        return is_w(n, "document") ? enter(s, n, FR_DOCUMENT, 0) : xmlTextReaderNext(r);
+    }
+    struct frame *top = &s->frames[s->n_frames - 1];
+    switch (top->kind) {
+    case FR_DOCUMENT:
+        if (!top->seen && is_w(n, "body")) {
+            top->seen = s->has_body = true;
+            return enter(s, n, FR_BLOCKS, 0);
+        }
+        break;
+    case FR_BLOCKS:
+        if (is_w(n, "p"))
+            return block_para(s, top->depth + 1);
+        if (is_w(n, "tbl"))
+            return enter(s, n, FR_TABLE, top->depth + 1);
+        if (is_w(n, "sdt"))
+            return enter(s, n, FR_SDT, top->depth);
+        if (is_w(n, "customXml") || is_w(n, "ins") || is_w(n, "moveTo"))
+            return enter(s, n, FR_BLOCKS, top->depth + 1);
+        break;
+    case FR_SDT:
+        if (!top->seen && is_w(n, "sdtContent")) {
+            top->seen = true;
+            return enter(s, n, FR_BLOCKS, top->depth + 1);
+        }
+        break;
+    case FR_TABLE:
+        if (is_w(n, "tr"))
+            return table_row_node(s, top->depth + 1);
+        break; /* table properties, grid, row-level controls: skipped */
+    }
+    return xmlTextReaderNext(r);
+}
+
+/* Parses word/document.xml (s->in, already open) to its end, building the
+ * body into s->d while walk is true. Returns the first failure of the
+ * member itself (read error, well-formedness, DOCTYPE), described in err;
+ * the walk's own failure is left in s->walk_err. */
+static enum rp_err stream_body(struct body_stream *s, bool walk, struct rp_error *err)
+{
+    s->walking = walk;
+    int ret = -1;
+    /* No XML_PARSE_NOBLANKS here: the reader feeds libxml2 in pieces, and
+     * its guess whether white space is ignorable looks at the next bytes,
+     * which may not have come yet. White space outside w:t and m:t is
+     * never read anyway. */
+    s->reader = xmlReaderForIO(stream_read, NULL, s, s->in.name, NULL,
+                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    bool made = s->reader != NULL;
+    if (made) {
+        xmlTextReaderSetStructuredErrorHandler(s->reader, stream_xml_error, s);
+        ret = xmlTextReaderRead(s->reader);
+        while (ret == 1) {
+            if (xmlTextReaderNodeType(s->reader) == XML_READER_TYPE_DOCUMENT_TYPE) {
+                s->doctype = true; /* refused before any entity is declared or used */
+                break;
+            }
+            ret = s->walking ? stream_node(s) : xmlTextReaderRead(s->reader);
+        }
+        xmlFreeTextReader(s->reader);
+        s->reader = NULL;
+    }
+    stream_drain(s);
+    if (s->read_failed) {
+        *err = s->read_err;
+        return err->code;
+    }
+    if (!made)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    if (ret < 0 || s->xml_fatal)
+        return not_well_formed(err, s->in.name, s->xml_msg[0] ? s->xml_msg : NULL, s->xml_line);
+    if (s->doctype)
+        return has_doctype(err, s->in.name);
+    return RP_OK;
+}
+
 /* ---- entry point ---- */
 
 enum rp_err rp__parse_docx(struct rp_doc *doc, const char *data, size_t len,
                            const struct rp_ingest_params *params, struct rp_error *err)
 {
-    struct docx d = {.doc = doc, .params = params, .err = err, .group_kind = PK_BODY};
+    /* Errors are kept apart until the end decides which one is reported:
+     * the body's own, an optional part's, or the walk's. */
+    struct rp_error first, parts_err, walk_err;
+    rp_error_clear(&first);
+    rp_error_clear(&parts_err);
+    rp_error_clear(&walk_err);
+    struct docx d = {.doc = doc, .params = params, .err = &first, .group_kind = PK_BODY};
     rp_buf_init(&d.group, RP_BUF_NO_CAP);
-    struct rp_buf part, text;
-    rp_buf_init(&part, params->max_file_bytes);
-    rp_buf_init(&text, RP_BUF_NO_CAP);
-    xmlDoc *body = NULL, *styles = NULL, *numbering = NULL, *core = NULL, *custom = NULL;
+    struct body_stream s;
+    stream_init(&s, &d);
+    xmlDoc *styles = NULL;
     zip_t *za = NULL;
     enum rp_err e = RP_OK;
     rp_error_clear(err);
     xmlInitParser();
 
     if (len == 0) { /* libzip would open it as an empty archive */
-        e = rp_error_set(err, RP_ERR_PARSE, "not a valid DOCX (ZIP) file: the file is empty");
+        e = rp_error_set(&first, RP_ERR_PARSE, "not a valid DOCX (ZIP) file: the file is empty");
         goto out;
     }
     zip_error_t ze;
@@ -1351,7 +1754,7 @@ enum rp_err rp__parse_docx(struct rp_doc *doc, const char *data, size_t len,
     if (!za) {
         char msg[200];
         zip_msg(msg, sizeof(msg), zip_error_strerror(&ze));
-        e = rp_error_set(err, RP_ERR_PARSE, "not a valid DOCX (ZIP) file: %s", msg);
+        e = rp_error_set(&first, RP_ERR_PARSE, "not a valid DOCX (ZIP) file: %s", msg);
         if (src)
             zip_source_free(src);
         zip_error_fini(&ze);
@@ -1359,33 +1762,33 @@ enum rp_err rp__parse_docx(struct rp_doc *doc, const char *data, size_t len,
     }
     zip_error_fini(&ze);
 
-    e = load_part(&d, za, len, "word/document.xml", true, &part, &body);
-    if (!e)
-        e = load_part(&d, za, len, "word/styles.xml", false, &part, &styles);
-    if (!e)
-        e = load_part(&d, za, len, "word/numbering.xml", false, &part, &numbering);
-    if (!e)
-        e = load_part(&d, za, len, "docProps/core.xml", false, &part, &core);
-    if (!e)
-        e = load_part(&d, za, len, "docProps/custom.xml", false, &part, &custom);
-    if (!e && styles)
-        e = load_styles(&d, styles);
-    if (!e && numbering)
-        e = load_numbering(&d, numbering);
-    if (!e && core)
-        e = load_core(&d, core);
-    if (!e && custom)
-        e = load_custom(&d, custom);
+    /* The body's member is opened first: what is wrong with it is reported
+     * before anything wrong with the optional parts. */
+    bool found;
+    e = part_open(&d, za, len, s.in.name, &s.in, &found);
+    if (!e && !found)
+        e = rp_error_set(&first, RP_ERR_PARSE, "no %s: not a Word document", s.in.name);
     if (e)
         goto out;
-
-    const xmlNode *root = xmlDocGetRootElement(body);
-    const xmlNode *b = w_child(root, "body");
-    if (!is_w(root, "document") || !b) {
-        e = rp_error_set(err, RP_ERR_PARSE, "word/document.xml has no w:document/w:body");
-        goto out;
+    enum rp_err parts_e = load_small_parts(&d, za, len, &styles);
+    if (parts_e) {
+        parts_err = first;
+        rp_error_clear(&first);
     }
-    e = walk_body(&d, b, 0, &text);
+    /* After a failed optional part the body is only checked, not built. */
+    d.err = &walk_err;
+    e = stream_body(&s, parts_e == RP_OK, &first);
+    d.err = &first;
+    if (!e && parts_e) {
+        e = parts_e;
+        first = parts_err;
+    }
+    if (!e && !s.has_body)
+        e = rp_error_set(&first, RP_ERR_PARSE, "%s has no w:document/w:body", s.in.name);
+    if (!e && s.walk_err) {
+        e = s.walk_err;
+        first = walk_err;
+    }
     if (!e)
         e = flush_group(&d);
     if (e)
@@ -1402,19 +1805,16 @@ enum rp_err rp__parse_docx(struct rp_doc *doc, const char *data, size_t len,
     if (title)
         doc->title = title;
 out:
-    if (e && err && err->code == RP_OK)
-        rp_error_set(err, e, "%s", rp_strerror(e));
-    xmlFreeDoc(body);
+    if (e && first.code == RP_OK)
+        rp_error_set(&first, e, "%s", rp_strerror(e));
+    if (e && err)
+        *err = first;
+    stream_release(&s); /* closes the member before the archive goes */
     xmlFreeDoc(styles);
-    xmlFreeDoc(numbering);
-    xmlFreeDoc(core);
-    xmlFreeDoc(custom);
     if (za)
         zip_discard(za);
     free(d.styles);
     free(d.nums);
     rp_buf_release(&d.group);
-    rp_buf_release(&part);
-    rp_buf_release(&text);
     return e;
 }

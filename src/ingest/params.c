@@ -11,6 +11,11 @@
  * bottom header row up. A name written "MOClass.attribute" in a table
  * without an MO column gives both fields. Empty cells and lone dashes are
  * missing values (NULL).
+ *
+ * Records copy nothing: their fields are the table's cells, which the
+ * table builder (or the CSV reader) has already trimmed, and a qualified
+ * name's attribute is the tail of its cell. Only the MO class split off a
+ * qualified name is new text, stored once for a run of rows that share it.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -41,6 +46,7 @@ static const char *const role_names[ROLE__COUNT][8] = {
 };
 
 #define NORM_MAX 48
+#define QUALIFIED_MO_MAX 256 /* bytes: a longer prefix before the dot is no MO class */
 
 /* Normalises a header cell into out: letters and digits, lower-cased, up to
  * a '(' or '['. False when nothing is left or it is too long to be a name. */
@@ -131,7 +137,7 @@ static enum rp_err table_params(struct rp_doc *doc, int block, struct rp_error *
     if (match_columns(t, cols) < 2 || cols[ROLE_NAME] < 0)
         return RP_OK;
     size_t first = t->n_header ? t->n_header : 1;
-    char qualified_mo[256];
+    const char *last_mo = NULL; /* the last MO class split off a qualified name */
     for (size_t r = first; r < t->n_rows; r++) {
         const char *const *row = t->cells + r * t->n_cols;
 #define CELL(role) (cols[role] >= 0 ? value(row[cols[role]]) : NULL)
@@ -150,10 +156,12 @@ static enum rp_err table_params(struct rp_doc *doc, int block, struct rp_error *
         if (!p.name)
             continue;
         size_t dot;
-        if (cols[ROLE_MO] < 0 && split_qualified(p.name, &dot) && dot < sizeof(qualified_mo)) {
-            memcpy(qualified_mo, p.name, dot);
-            qualified_mo[dot] = '\0';
-            p.mo_class = qualified_mo;
+        if (cols[ROLE_MO] < 0 && split_qualified(p.name, &dot) && dot < QUALIFIED_MO_MAX) {
+            if (!last_mo || strncmp(last_mo, p.name, dot) != 0 || last_mo[dot] != '\0')
+                last_mo = rp_arena_strndup(&doc->arena, p.name, dot);
+            if (!last_mo)
+                return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            p.mo_class = last_mo;
             p.name += dot + 1;
         }
         if (rp_doc_add_param(doc, &p))

@@ -61,9 +61,10 @@
  * of pages read) next to "pages" (the page count of the file). Truncating
  * rather than failing keeps what is usually the most useful part of a long
  * specification, and the mark lets reports say so. Extracted text is
- * capped at four times max_file_bytes: a compressed content stream, or a
- * form drawn again and again, can turn a small file into a lot of text
- * (the check comes before poppler is asked for the layout). An encrypted
+ * capped at four times max_file_bytes (and below 4 GiB, so that lines
+ * keep 32-bit offsets): a compressed content stream, or a form drawn
+ * again and again, can turn a small file into a lot of text (the check
+ * comes before poppler is asked for the layout). An encrypted
  * file that needs a password, a damaged file poppler cannot open, a file
  * without pages and a file without any text (scanned pages) fail with a
  * message saying which.
@@ -73,6 +74,16 @@
  * is used. Two-column page layouts are not taken apart: poppler's reading
  * order handles their text, but tables and running headers assume one
  * column.
+ *
+ * Cost. poppler does most of the work: drawing each page into its text
+ * page (glyphs, words, reading order), which poppler_page_get_text()
+ * triggers and the page object caches for the layout and attribute calls;
+ * each of the three calls then walks that text page once more. Everything
+ * poppler holds for a page (text page, text, boxes, attributes) is freed
+ * before the next page is read. What the later passes need of the whole
+ * document is kept compact: the text, a 72-byte record per line, and
+ * segments only for the lines that wide gaps split (until the tables are
+ * found).
  *
  * Thread contract: reentrant; documents are never shared between threads.
  */
@@ -99,6 +110,7 @@
 #define TABLE_MAX_WORDS 5.0
 #define TABLE_MAX_COLS 32
 #define MAX_LEVEL 6
+#define TEXT_MAX ((size_t)UINT32_MAX - 1) /* bytes of text, whatever max_file_bytes says */
 
 enum role {
     ROLE_BODY,
@@ -113,16 +125,22 @@ struct seg {
     double x0, x1;
 };
 
+/* One per text line of the document, all kept until the blocks are made:
+ * with the text, the bulk of the parser's memory, so it is kept small
+ * (72 bytes): offsets are 32-bit (the text stays under TEXT_MAX) and the
+ * small fields are packed. */
 struct line {
-    int page;        /* 1-based */
-    size_t off, len; /* text in ctx->text, trimmed, single spaces */
     double x0, y0, x1, y1;
-    double size;     /* dominant font size, 0 when unknown */
-    double cw;       /* mean character width */
+    double size;       /* dominant font size, 0 when unknown */
+    double cw;         /* mean character width */
+    uint32_t off, len; /* text in ctx->text, trimmed, single spaces */
+    uint32_t seg;      /* its segments in ctx->segs when more than one (until
+                        * the tables are found); one segment is the line itself */
+    uint32_t n_seg;
+    int page;     /* 1-based */
+    uint8_t role; /* enum role */
+    int8_t level; /* ROLE_HEADING: 1..MAX_LEVEL */
     bool bold, mono;
-    enum role role;
-    int level;       /* ROLE_HEADING */
-    size_t seg, n_seg; /* its segments in ctx->segs */
 };
 
 struct page {
@@ -150,6 +168,8 @@ struct ctx {
     int n_pages;
     struct table *tables;
     size_t n_tables, cap_tables;
+    struct run *runs; /* the font runs of the page being read (kept for the next page) */
+    size_t cap_runs;
     double body;  /* body font size */
     double pitch; /* usual baseline step of body text, as a multiple of the font size */
 };
@@ -161,12 +181,15 @@ static enum rp_err nomem(struct ctx *c)
     return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
 }
 
-/* Grows a malloc'd vector to hold n+1 elements of size sz. */
+/* Grows a malloc'd vector to hold n+1 elements of size sz, by half (the
+ * line and segment vectors hold much of the parser's memory). */
 static bool reserve(void **v, size_t *cap, size_t n, size_t sz)
 {
     if (n < *cap)
         return true;
-    size_t ncap = *cap ? *cap * 2 : 64;
+    size_t ncap = *cap ? *cap + *cap / 2 : 64;
+    if (ncap > SIZE_MAX / sz)
+        return false;
     void *p = realloc(*v, ncap * sz);
     if (!p)
         return false;
@@ -175,10 +198,24 @@ static bool reserve(void **v, size_t *cap, size_t n, size_t sz)
     return true;
 }
 
-/* A number from the file: finite and within a sane range, else 0. */
-static double sane(double v)
+/* Gives back the room of a malloc'd vector past n elements (it stays as
+ * it is when realloc fails, which does no harm). */
+static void shrink(void **v, size_t *cap, size_t n, size_t sz)
 {
-    return isfinite(v) && v > -1e6 && v < 1e6 ? v : 0.0;
+    if (n == 0 || n >= *cap)
+        return;
+    void *p = realloc(*v, n * sz);
+    if (p) {
+        *v = p;
+        *cap = n;
+    }
+}
+
+/* A number from the file: finite and within a sane range, else 0 (the
+ * comparison is false for NaN and the infinities too). */
+static inline double sane(double v)
+{
+    return fabs(v) < 1e6 ? v : 0.0;
 }
 
 static const char *line_text(const struct ctx *c, const struct line *l)
@@ -275,6 +312,10 @@ static enum rp_err end_line(struct ctx *c, struct builder *b)
         return e;
     struct line *l = &b->l;
     l->len = c->text.len - l->off;
+    /* Most lines are one segment, which is the line itself: only lines
+     * split by wide gaps keep theirs. */
+    if (l->n_seg == 1)
+        c->n_segs--;
     size_t best = 0;
     for (size_t i = 1; i < 4; i++)
         if (b->size_count[i] > b->size_count[best])
@@ -292,6 +333,41 @@ static enum rp_err end_line(struct ctx *c, struct builder *b)
         return rp_error_set(c->err, e, "the text is larger than %zu bytes", c->text.cap);
     b->open = false;
     return RP_OK;
+}
+
+/* Appends p[0..n) to the text buffer: the common case here, growth and
+ * the cap in rp_buf_add(). This runs for every character of the file, so
+ * it is worth the look at struct rp_buf's documented fields. */
+static inline enum rp_err text_add(struct rp_buf *t, const char *p, size_t n)
+{
+    if (n < t->alloc - t->len && n <= t->cap - t->len) {
+        memcpy(t->data + t->len, p, n);
+        t->len += n;
+        t->data[t->len] = '\0';
+        return RP_OK;
+    }
+    return rp_buf_add(t, p, n);
+}
+
+/* The character at p in valid UTF-8; *n receives its length in bytes. */
+static inline gunichar utf8_char(const unsigned char *p, size_t *n)
+{
+    if (p[0] < 0x80) {
+        *n = 1;
+        return p[0];
+    }
+    if (p[0] < 0xE0) {
+        *n = 2;
+        return (gunichar)(p[0] & 0x1F) << 6 | (gunichar)(p[1] & 0x3F);
+    }
+    if (p[0] < 0xF0) {
+        *n = 3;
+        return (gunichar)(p[0] & 0x0F) << 12 | (gunichar)(p[1] & 0x3F) << 6 |
+               (gunichar)(p[2] & 0x3F);
+    }
+    *n = 4;
+    return (gunichar)(p[0] & 0x07) << 18 | (gunichar)(p[1] & 0x3F) << 12 |
+           (gunichar)(p[2] & 0x3F) << 6 | (gunichar)(p[3] & 0x3F);
 }
 
 /* Adds one visible character with its box and font. */
@@ -334,7 +410,7 @@ static enum rp_err add_char(struct ctx *c, struct builder *b, int page, const ch
                 return e;
         }
         if (gap || b->pending_space)
-            e = rp_buf_addc(&c->text, ' ');
+            e = text_add(&c->text, " ", 1);
         if (gap) {
             b->s.off = c->text.len;
             b->s.x0 = x0;
@@ -343,7 +419,7 @@ static enum rp_err add_char(struct ctx *c, struct builder *b, int page, const ch
     }
     b->pending_space = false;
     if (!e)
-        e = rp_buf_add(&c->text, p, n);
+        e = text_add(&c->text, p, n);
     if (e)
         return rp_error_set(c->err, e, "the text is larger than %zu bytes", c->text.cap);
     if (x0 < b->l.x0)
@@ -387,9 +463,8 @@ static int text_direction(const char *text, const PopplerRectangle *r, guint n)
     double px = 0, py = 0;
     bool have = false;
     for (const char *p = text; *p && (size_t)k < n; p = g_utf8_next_char(p), k++) {
-        gunichar u = g_utf8_get_char(p);
-        if (u == '\n' || u == ' ') {
-            have = have && u == ' ';
+        if (*p == '\n' || *p == ' ') { /* ASCII: no need to decode */
+            have = have && *p == ' ';
             continue;
         }
         double x = (sane(r[k].x1) + sane(r[k].x2)) / 2, y = (sane(r[k].y1) + sane(r[k].y2)) / 2;
@@ -448,11 +523,13 @@ static int line_pos_cmp(const void *a, const void *b)
 static enum rp_err read_page(struct ctx *c, PopplerPage *pp, int page, double w, double h,
                              double *height)
 {
+    /* Three calls, each a walk over poppler's text of the page (which the
+     * first one builds and the page object keeps): nothing else gives the
+     * characters, their boxes and their fonts. */
     char *text = poppler_page_get_text(pp);
     PopplerRectangle *rects = NULL;
     guint n_rects = 0;
     GList *attrs = NULL;
-    struct run *runs = NULL;
     size_t n_runs = 0;
     enum rp_err e = RP_OK;
     int dir = 0;
@@ -461,12 +538,13 @@ static enum rp_err read_page(struct ctx *c, PopplerPage *pp, int page, double w,
     if (!text || !*text)
         goto out;
     /* Refuse a text bomb before asking poppler for its layout. */
-    if (strlen(text) > c->text.cap - c->text.len) {
+    size_t len = strlen(text);
+    if (len > c->text.cap - c->text.len) {
         e = rp_error_set(c->err, RP_ERR_TOOBIG, "the text is larger than %zu bytes", c->text.cap);
         goto out;
     }
-    if (!g_utf8_validate(text, -1, NULL)) {
-        char *valid = g_utf8_make_valid(text, -1);
+    if (!g_utf8_validate(text, (gssize)len, NULL)) {
+        char *valid = g_utf8_make_valid(text, (gssize)len);
         g_free(text);
         text = valid;
     }
@@ -478,36 +556,43 @@ static enum rp_err read_page(struct ctx *c, PopplerPage *pp, int page, double w,
     dir = text_direction(text, rects, n_rects);
     upright(rects, n_rects, dir, w, h, height);
     attrs = poppler_page_get_text_attributes(pp);
-    n_runs = g_list_length(attrs);
-    if (n_runs) {
-        runs = calloc(n_runs, sizeof(*runs));
-        if (!runs) {
+    const char *last_font = NULL; /* runs of one font in a row are common */
+    bool last_bold = false, last_mono = false;
+    for (GList *it = attrs; it; it = it->next) {
+        const PopplerTextAttributes *a = it->data;
+        if (!a)
+            continue;
+        if (!reserve((void **)&c->runs, &c->cap_runs, n_runs, sizeof(*c->runs))) {
             e = nomem(c);
             goto out;
         }
-        size_t k = 0;
-        for (GList *it = attrs; it; it = it->next) {
-            const PopplerTextAttributes *a = it->data;
-            if (!a)
-                continue;
-            double size = sane(a->font_size);
-            runs[k].start = a->start_index;
-            runs[k].end = a->end_index;
-            runs[k].size = size > 0 && size < 1000 ? size : 0;
-            runs[k].bold = is_bold_font(a->font_name);
-            runs[k].mono = is_mono_font(a->font_name);
-            k++;
+        if (!last_font || !a->font_name || strcmp(a->font_name, last_font) != 0) {
+            last_bold = is_bold_font(a->font_name);
+            last_mono = is_mono_font(a->font_name);
         }
-        n_runs = k;
-        qsort(runs, n_runs, sizeof(*runs), run_cmp);
+        last_font = a->font_name;
+        struct run *r = &c->runs[n_runs++];
+        double size = sane(a->font_size);
+        r->start = a->start_index;
+        r->end = a->end_index;
+        r->size = size > 0 && size < 1000 ? size : 0;
+        r->bold = last_bold;
+        r->mono = last_mono;
     }
+    const struct run *runs = c->runs;
+    /* poppler lists the runs in order; sorting is only a safeguard. */
+    bool sorted = true;
+    for (size_t i = 1; i < n_runs && sorted; i++)
+        sorted = runs[i - 1].start <= runs[i].start;
+    if (!sorted)
+        qsort(c->runs, n_runs, sizeof(*c->runs), run_cmp);
 
     struct builder b = {0};
     PopplerRectangle none = {0, 0, 0, 0};
-    size_t cur = 0;
+    size_t cur = 0, n = 0;
     long k = 0;
-    for (const char *p = text; *p && !e; p = g_utf8_next_char(p), k++) {
-        gunichar u = g_utf8_get_char(p);
+    for (const unsigned char *p = (const unsigned char *)text; *p && !e; p += n, k++) {
+        gunichar u = utf8_char(p, &n);
         if (u == '\n') {
             e = end_line(c, &b);
             continue;
@@ -522,7 +607,7 @@ static enum rp_err read_page(struct ctx *c, PopplerPage *pp, int page, double w,
             cur++;
         const struct run *f = cur < n_runs && runs[cur].start <= k ? &runs[cur] : NULL;
         const PopplerRectangle *r = (size_t)k < n_rects ? &rects[k] : &none;
-        e = add_char(c, &b, page, p, (size_t)(g_utf8_next_char(p) - p), r, f);
+        e = add_char(c, &b, page, (const char *)p, n, r, f);
     }
     if (!e)
         e = end_line(c, &b);
@@ -531,7 +616,6 @@ static enum rp_err read_page(struct ctx *c, PopplerPage *pp, int page, double w,
     if (!e && dir != 0)
         qsort(c->lines + first, c->n_lines - first, sizeof(*c->lines), line_pos_cmp);
 out:
-    free(runs);
     poppler_page_free_text_attributes(attrs);
     g_free(rects);
     g_free(text);
@@ -752,11 +836,11 @@ static enum rp_err drop_running_lines(struct ctx *c)
 
 /* ---- pass 3: tables ---- */
 
-/* A segment placed in a physical row (qsort has no context argument, so
- * the x range is copied next to the indices). */
+/* A segment placed in a physical row: its x range and text, and its line.
+ * (Ties in x go by text offset, which is the order segments were read.) */
 struct xseg {
     double x0, x1;
-    size_t seg, line;
+    size_t off, len, line;
 };
 
 static int xseg_cmp(const void *a, const void *b)
@@ -764,7 +848,7 @@ static int xseg_cmp(const void *a, const void *b)
     const struct xseg *x = a, *y = b;
     if (x->x0 != y->x0)
         return x->x0 < y->x0 ? -1 : 1;
-    return x->seg < y->seg ? -1 : x->seg > y->seg;
+    return x->off < y->off ? -1 : x->off > y->off;
 }
 
 struct prow {
@@ -853,13 +937,12 @@ static enum rp_err merge_rows(struct ctx *c, const struct prow *rows, size_t a, 
         rp_buf_reset(&row);
         for (size_t i = 0; i < R->n && !e; i++) {
             const struct xseg *x = &xs[R->first + i];
-            const struct seg *sg = &c->segs[x->seg];
             if (i)
                 e = rp_buf_addc(&row, ' ');
             if (!e)
-                e = rp_buf_add(&row, c->text.data + sg->off, sg->len);
+                e = rp_buf_add(&row, c->text.data + x->off, x->len);
             if (c->lines[x->line].bold)
-                bold += sg->len;
+                bold += x->len;
             if (x->x0 < x0)
                 x0 = x->x0;
             if (x->x1 > x1)
@@ -923,8 +1006,8 @@ static enum rp_err try_table(struct ctx *c, const struct prow *rows, size_t a, s
 {
     bool markers = true;
     for (size_t r = a; r < b && markers; r++) {
-        const struct seg *sg = &c->segs[xs[rows[r].first].seg];
-        markers = is_marker_cell(c->text.data + sg->off, sg->len);
+        const struct xseg *x = &xs[rows[r].first];
+        markers = is_marker_cell(c->text.data + x->off, x->len);
     }
     if (markers)
         return merge_rows(c, rows, a, b, xs, w);
@@ -985,8 +1068,7 @@ static enum rp_err try_table(struct ctx *c, const struct prow *rows, size_t a, s
                 col++;
             if (!filled[col]++)
                 n_filled++;
-            const struct seg *s = &c->segs[x->seg];
-            words += count_words(c->text.data + s->off, s->len);
+            words += count_words(c->text.data + x->off, x->len);
         }
         cells += n_filled;
         if (n_filled < 2 || (r == a && n_filled < n_cols))
@@ -1007,11 +1089,10 @@ static enum rp_err try_table(struct ctx *c, const struct prow *rows, size_t a, s
                 const struct xseg *x = &xs[rows[r].first + i];
                 if (col + 1 < n_cols && x->x0 >= col0[col + 1])
                     break;
-                const struct seg *s = &c->segs[x->seg];
                 if (cell.len)
                     e = rp_buf_addc(&cell, ' ');
                 if (!e)
-                    e = rp_buf_add(&cell, c->text.data + s->off, s->len);
+                    e = rp_buf_add(&cell, c->text.data + x->off, x->len);
                 if (x->line < first_line)
                     first_line = x->line;
                 i++;
@@ -1115,9 +1196,13 @@ static enum rp_err find_tables_on_page(struct ctx *c, const struct page *P)
             R->y0 = l->y0;
         if (l->y1 > R->y1)
             R->y1 = l->y1;
-        for (size_t s = 0; s < l->n_seg; s++) {
-            const struct seg *sg = &c->segs[l->seg + s];
-            xs[n_xs++] = (struct xseg){sg->x0, sg->x1, l->seg + s, ys[i].line};
+        if (l->n_seg == 1) { /* the line itself (see end_line) */
+            xs[n_xs++] = (struct xseg){l->x0, l->x1, l->off, l->len, ys[i].line};
+        } else {
+            for (size_t s = 0; s < l->n_seg; s++) {
+                const struct seg *sg = &c->segs[l->seg + s];
+                xs[n_xs++] = (struct xseg){sg->x0, sg->x1, sg->off, sg->len, ys[i].line};
+            }
         }
         R->n += l->n_seg;
     }
@@ -1709,8 +1794,7 @@ enum rp_err rp__parse_pdf(struct rp_doc *doc, const char *data, size_t len,
     struct ctx c = {0};
     c.doc = doc;
     c.err = err;
-    size_t text_cap = params->max_file_bytes > (SIZE_MAX / 4) ? SIZE_MAX / 4
-                                                              : params->max_file_bytes * 4;
+    size_t text_cap = params->max_file_bytes > TEXT_MAX / 4 ? TEXT_MAX : params->max_file_bytes * 4;
     rp_buf_init(&c.text, text_cap);
     GBytes *bytes = g_bytes_new_static(data, len);
     PopplerDocument *pd = NULL;
@@ -1764,6 +1848,9 @@ enum rp_err rp__parse_pdf(struct rp_doc *doc, const char *data, size_t len,
                          n_read == 1 ? "" : "s");
         goto out;
     }
+    /* No line is added after this; the spare room goes back before the
+     * blocks are made, which is when memory peaks. */
+    shrink((void **)&c.lines, &c.cap_lines, c.n_lines, sizeof(*c.lines));
 
     if ((e = drop_running_lines(&c)))
         goto out;
@@ -1771,6 +1858,13 @@ enum rp_err rp__parse_pdf(struct rp_doc *doc, const char *data, size_t len,
         e = find_tables_on_page(&c, &c.pages[i]);
     if (e)
         goto out;
+    /* The segments served the tables; the blocks are made without them,
+     * and without adding text (merge_rows() was the last to). */
+    free(c.segs);
+    c.segs = NULL;
+    c.n_segs = c.cap_segs = 0;
+    if (c.text.alloc > c.text.len + 1)
+        shrink((void **)&c.text.data, &c.text.alloc, c.text.len + 1, 1);
     estimate_pitch(&c);
     if ((e = classify_headings(&c)))
         goto out;
@@ -1806,6 +1900,7 @@ out:
     for (size_t i = 0; i < c.n_tables; i++)
         rp_table_builder_release(&c.tables[i].tb);
     free(c.tables);
+    free(c.runs);
     free(c.pages);
     free(c.segs);
     free(c.lines);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ranpipe/buf.h"
 #include "ranpipe/doc.h"
 #include "ranpipe/error.h"
 #include "ranpipe/ingest.h"
@@ -309,6 +310,72 @@ static void errors(void **state)
                      RP_ERR_PARSE);
 }
 
+/* Each cell is stored once: a value repeated from the cell above is the
+ * same string, and records point at the cells. */
+static void cells_stored_once(void **state)
+{
+    (void)state;
+    struct rp_doc *doc = parse_csv("MO Class,Parameter,Unit\n"
+                                   "NRCellDU,ssbPeriodicity,ms\n"
+                                   ",,\n" /* skipped: the next row's "above" is row 1 */
+                                   "NRCellDU,ssbOffset,ms\n"
+                                   "NRCellCU,ms,dBm\n"
+                                   "NRCellDU,x, dBm \n");
+    const struct rp_table *t = the_table(doc);
+    assert_int_equal(t->n_rows, 5);
+    assert_ptr_equal(cell(t, 2, 0), cell(t, 1, 0));
+    assert_ptr_equal(cell(t, 2, 2), cell(t, 1, 2));
+    assert_ptr_not_equal(cell(t, 3, 0), cell(t, 2, 0));
+    assert_string_equal(cell(t, 3, 1), "ms");       /* same text in another column: its own copy */
+    assert_ptr_equal(cell(t, 4, 2), cell(t, 3, 2)); /* compared after trimming */
+    assert_string_equal(cell(t, 4, 0), "NRCellDU");
+    assert_int_equal(doc->n_params, 4);
+    assert_ptr_equal(doc->params[1].mo_class, cell(t, 2, 0));
+    assert_ptr_equal(doc->params[1].unit, cell(t, 1, 2));
+    rp_doc_free(doc);
+}
+
+/* Many rows and long cells: strings packed across arena pieces come out
+ * whole, and the rendered text matches the cells. */
+static void many_rows_and_long_cells(void **state)
+{
+    (void)state;
+    struct rp_buf in;
+    rp_buf_init(&in, RP_BUF_NO_CAP);
+    assert_int_equal(rp_buf_adds(&in, "Parameter,Default,Description\n"), RP_OK);
+    char longcell[9000];
+    for (int i = 0; i < 3000; i++) {
+        size_t n = (size_t)(i % 7 == 0 ? 5000 + i : 10 + i % 50);
+        for (size_t k = 0; k < n; k++)
+            longcell[k] = (char)('a' + (k + (size_t)i) % 26);
+        longcell[n] = '\0';
+        assert_int_equal(rp_buf_addf(&in, "param%d,%d,%s\n", i, i % 3, longcell), RP_OK);
+    }
+    struct rp_doc *doc = parse_csv(in.data);
+    const struct rp_table *t = the_table(doc);
+    assert_int_equal(t->n_rows, 3001);
+    for (int i = 0; i < 3000; i += 13) {
+        size_t n = (size_t)(i % 7 == 0 ? 5000 + i : 10 + i % 50);
+        const char *d = cell(t, (size_t)i + 1, 2);
+        assert_int_equal(strlen(d), n);
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(d[k], 'a' + (k + (size_t)i) % 26);
+        char name[32];
+        snprintf(name, sizeof(name), "param%d", i);
+        assert_string_equal(cell(t, (size_t)i + 1, 0), name);
+    }
+    /* The block text is the table rendered. */
+    struct rp_buf r;
+    rp_buf_init(&r, RP_BUF_NO_CAP);
+    assert_int_equal(rp_table_render(t, 0, t->n_rows - 1, &r), RP_OK);
+    assert_int_equal(strlen(doc->blocks[0].text), r.len);
+    assert_string_equal(doc->blocks[0].text, r.data);
+    assert_int_equal(doc->n_params, 3000);
+    rp_buf_release(&r);
+    rp_doc_free(doc);
+    rp_buf_release(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +388,8 @@ int main(void)
         cmocka_unit_test(bom_and_title),
         cmocka_unit_test(empty_and_header_only),
         cmocka_unit_test(errors),
+        cmocka_unit_test(cells_stored_once),
+        cmocka_unit_test(many_rows_and_long_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -815,6 +815,104 @@ static void minimal_and_empty_documents(void **state)
     free(zip);
 }
 
+/* ---- streaming: the body is read one paragraph or table row at a time ---- */
+
+static void addf(struct rp_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void addf(struct rp_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    assert_int_equal(rp_buf_vaddf(b, fmt, ap), RP_OK);
+    va_end(ap);
+}
+
+static void streamed_long_body(void **state)
+{
+    /* Far more XML than libzip and libxml2 read at once: headings, lists,
+     * code and tables cross every read boundary and come out whole. */
+    enum { N = 1500 };
+    struct rp_buf b;
+    rp_buf_init(&b, RP_BUF_NO_CAP);
+#define CLAUSE                                                                                     \
+    PS("Heading1", "%d Clause")                                                                    \
+    P("Text of clause %d, long enough to take some room in the stream.")                           \
+    PS("B1", "-\tfirst item %d")                                                                   \
+    PS("B2", "-\tsecond item %d")                                                                  \
+    PS("PL", "code line %d")                                                                       \
+    "<w:tbl><w:tblPr/><w:tr>" TC("Name") TC("Value") "</w:tr><w:tr>" TC("n%d")                     \
+        TC("%d") "</w:tr></w:tbl>"
+    addf(&b, "%s", DOC_HEAD);
+    for (int i = 0; i < N; i++)
+        addf(&b, CLAUSE, i, i, i, i, i, i, i);
+#undef CLAUSE
+    addf(&b, "%s", DOC_TAIL);
+    struct rp_doc *doc = *state = parse_docx(b.data, tgpp_styles, NULL, NULL);
+    rp_buf_release(&b);
+    assert_int_equal(doc->n_sections, N + 1);
+    assert_int_equal(doc->n_blocks, 4 * N);
+    assert_string_equal(doc->title, "0 Clause");
+    char want[200];
+    for (int i = 0; i < N; i++) {
+        snprintf(want, sizeof(want), "%d Clause", i);
+        assert_string_equal(doc->sections[i + 1].title, want);
+        assert_int_equal(doc->sections[i + 1].level, 1);
+        const struct rp_block *blk = &doc->blocks[4 * i];
+        assert_int_equal(blk[0].section, i + 1);
+        snprintf(want, sizeof(want),
+                 "Text of clause %d, long enough to take some room in the stream.", i);
+        assert_string_equal(blk[0].text, want);
+        assert_int_equal(blk[1].type, RP_BLOCK_LIST);
+        snprintf(want, sizeof(want), "- first item %d\n  - second item %d", i, i);
+        assert_string_equal(blk[1].text, want);
+        assert_int_equal(blk[2].type, RP_BLOCK_CODE);
+        snprintf(want, sizeof(want), "code line %d", i);
+        assert_string_equal(blk[2].text, want);
+        assert_int_equal(blk[3].type, RP_BLOCK_TABLE);
+        assert_int_equal(blk[3].table->n_header, 1);
+        snprintf(want, sizeof(want), "Name | Value\nn%d | %d", i, i);
+        assert_string_equal(blk[3].text, want);
+    }
+}
+
+static void streamed_containers(void **state)
+{
+    /* clang-format off */
+    const char *document =
+        DOC_HEAD
+        "Text and <!-- comments --> between blocks are no blocks."
+        "<w:tbl/><w:tbl></w:tbl><w:sdt/><w:customXml/><w:ins></w:ins>"
+        "<w:sdt><w:sdtPr><w:alias w:val=\"x\"/></w:sdtPr><w:sdtContent/></w:sdt>"
+        "<w:sdt><w:sdtContent>"
+        P("First content.")
+        "</w:sdtContent><w:sdtContent>"
+        P("A second content is ignored.")
+        "</w:sdtContent></w:sdt>"
+        /* Rows are read one at a time; a row inside a row-level control is skipped. */
+        "<w:ins><w:sdt><w:sdtContent><w:tbl><w:tblPr/><w:tblGrid/>"
+        "<w:tr>" TC("a") TC("b") "</w:tr>"
+        "<w:sdt><w:sdtContent><w:tr>" TC("in a row control") "</w:tr></w:sdtContent></w:sdt>"
+        "<w:tr>" TC("c") TC("d") "</w:tr>"
+        "</w:tbl></w:sdtContent></w:sdt></w:ins>"
+        "<w:unknown>"
+        P("Inside an unknown element.")
+        "</w:unknown>"
+        P("Last.")
+        "<w:sectPr/></w:body><w:body>"
+        P("A second body is ignored.")
+        "</w:body></w:document>";
+    /* clang-format on */
+    struct rp_doc *doc = *state = parse_docx(document, NULL, NULL, NULL);
+    assert_int_equal(doc->n_blocks, 3);
+    assert_string_equal(doc->blocks[0].text, "First content.");
+    assert_int_equal(doc->blocks[1].type, RP_BLOCK_TABLE);
+    assert_string_equal(doc->blocks[1].text, "a | b\nc | d");
+    assert_string_equal(doc->blocks[2].text, "Last.");
+}
+
 /* ---- hostile input ---- */
 
 static void hostile_not_a_zip(void **state)
@@ -1011,6 +1109,88 @@ static void hostile_deep_nesting(void **state)
     free(open);
 }
 
+static void hostile_failure_order(void **state)
+{
+    (void)state;
+    /* The body is parsed as it is inflated, yet a failure is reported for
+     * the same reason as if every part had been read whole first: the
+     * member's own read errors, then well-formedness, then a DOCTYPE, then
+     * a broken optional part, then a missing body, then the walk's limits. */
+    size_t len;
+    char *big = repeat(DOC_HEAD "<w:p></w:r>", " ", (size_t)8 << 20, "</w:p>" DOC_TAIL);
+    char *zip = make_docx(big, NULL, NULL, NULL, &len);
+    free(big);
+    expect_failure(zip, len, NULL, RP_ERR_TOOBIG, "word/document.xml expands more than 200 times",
+                   (const char *)NULL);
+    free(zip);
+    big = repeat(XML_DECL "<!DOCTYPE w:document><w:document xmlns:w=\"" W_NS
+                          "\"><w:body><w:p><w:r><w:t>",
+                 " ", (size_t)8 << 20, "</w:t></w:r></w:p>" DOC_TAIL);
+    zip = make_docx(big, NULL, NULL, NULL, &len);
+    free(big);
+    expect_failure(zip, len, NULL, RP_ERR_TOOBIG, "word/document.xml expands more than 200 times",
+                   (const char *)NULL);
+    free(zip);
+
+    /* Too deep early, not well-formed late. */
+    char *open = repeat(DOC_HEAD "<w:p>", "<w:hyperlink>", 100, "<w:r><w:t>x</w:t></w:r>");
+    char *deep = repeat(open, "</w:hyperlink>", 100, "</w:p>" DOC_TAIL);
+    char *deep_bad = repeat(open, "</w:hyperlink>", 100, "</w:p><w:p></w:r></w:p>" DOC_TAIL);
+    free(open);
+    expect_docx_failure(deep_bad, RP_ERR_PARSE, "word/document.xml is not well-formed XML (line 2");
+    /* A broken optional part comes after the body's own errors, before the walk's. */
+    const char *bad_styles = STYLES_HEAD "<w:style>";
+    zip = make_docx(deep_bad, bad_styles, NULL, NULL, &len);
+    expect_failure(zip, len, NULL, RP_ERR_PARSE, "word/document.xml is not well-formed XML",
+                   (const char *)NULL);
+    free(zip);
+    zip = make_docx(deep, bad_styles, NULL, NULL, &len);
+    expect_failure(zip, len, NULL, RP_ERR_PARSE, "word/styles.xml is not well-formed XML",
+                   (const char *)NULL);
+    free(zip);
+    zip = make_docx(XML_DECL "<w:document xmlns:w=\"" W_NS "\"/>", bad_styles, NULL, NULL, &len);
+    expect_failure(zip, len, NULL, RP_ERR_PARSE, "word/styles.xml is not well-formed XML",
+                   (const char *)NULL);
+    free(zip);
+    free(deep);
+    free(deep_bad);
+}
+
+static void hostile_after_the_root(void **state)
+{
+    (void)state;
+    /* Comments after the root element are fine, anything else is not, however far behind. */
+    char *tail =
+        repeat(DOC_HEAD P("Text.") DOC_TAIL, "<!-- a comment after the document -->", 2000, "");
+    struct rp_doc *doc = parse_docx(tail, NULL, NULL, NULL);
+    assert_int_equal(doc->n_blocks, 1);
+    rp_doc_free(doc);
+    free(tail);
+    tail = repeat(DOC_HEAD P("Text.") DOC_TAIL, "<!-- a comment after the document -->", 2000,
+                  "<w:p/>");
+    expect_docx_failure(tail, RP_ERR_PARSE, "word/document.xml is not well-formed XML");
+    free(tail);
+    /* The XML ends at a NUL character, as libxml2 reads a buffer: NUL
+     * padding after the root element is accepted, a NUL inside it is not. */
+    static const char padded[] = DOC_HEAD P("Padded.") DOC_TAIL "\0\0\0\0 and anything";
+    static const char inside[] = DOC_HEAD P("Before.") "\0" P("After.") DOC_TAIL;
+    struct part parts[] = {{"[Content_Types].xml", content_types, 0},
+                           {"word/document.xml", padded, sizeof(padded) - 1}};
+    size_t len;
+    char *zip = make_zip(parts, 2, &len);
+    struct rp_error err;
+    assert_int_equal(parse_bytes(zip, len, NULL, &doc, &err), RP_OK);
+    assert_int_equal(doc->n_blocks, 1);
+    assert_string_equal(doc->blocks[0].text, "Padded.");
+    rp_doc_free(doc);
+    free(zip);
+    parts[1] = (struct part){"word/document.xml", inside, sizeof(inside) - 1};
+    zip = make_zip(parts, 2, &len);
+    expect_failure(zip, len, NULL, RP_ERR_PARSE, "word/document.xml is not well-formed XML",
+                   (const char *)NULL);
+    free(zip);
+}
+
 /* ---- files ---- */
 
 static void file_ingest_and_encrypted(void **state)
@@ -1132,12 +1312,16 @@ int main(void)
         cmocka_unit_test_teardown(numbering_lists, free_doc_state),
         cmocka_unit_test_teardown(core_properties, free_doc_state),
         cmocka_unit_test(minimal_and_empty_documents),
+        cmocka_unit_test_teardown(streamed_long_body, free_doc_state),
+        cmocka_unit_test_teardown(streamed_containers, free_doc_state),
         cmocka_unit_test(hostile_not_a_zip),
         cmocka_unit_test(hostile_no_document_part),
         cmocka_unit_test(hostile_malformed_xml),
         cmocka_unit_test(hostile_entities),
         cmocka_unit_test(hostile_zip_bomb),
         cmocka_unit_test(hostile_deep_nesting),
+        cmocka_unit_test(hostile_failure_order),
+        cmocka_unit_test(hostile_after_the_root),
         cmocka_unit_test(file_ingest_and_encrypted),
         cmocka_unit_test_teardown(pandoc_uplink_power_control, free_doc_state),
     };

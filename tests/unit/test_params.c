@@ -244,6 +244,72 @@ static void two_header_rows(void **state)
     assert_int_equal(doc->params[2].row, 0);
 }
 
+/* ---- records share the table's strings ---- */
+
+/* The cell of table block b in body row r under the header named col. */
+static const char *body_cell(const struct rp_doc *doc, int b, size_t r, const char *col)
+{
+    const struct rp_table *t = doc->blocks[b].table;
+    assert_non_null(t);
+    for (size_t c = 0; c < t->n_cols; c++)
+        if (strcmp(t->cells[c], col) == 0)
+            return t->cells[(t->n_header + r) * t->n_cols + c];
+    fail_msg("no column '%s'", col);
+    return NULL;
+}
+
+static void fields_are_cells(void **state)
+{
+    struct rp_doc *doc = *state = example("parameters/nr-cell-parameters.csv");
+    assert_int_equal(doc->n_params, 7);
+    for (size_t i = 0; i < doc->n_params; i++) {
+        const struct rp_param *p = &doc->params[i];
+        /* The very pointers, not copies. */
+        assert_ptr_equal(p->mo_class, body_cell(doc, p->block, p->row, "MO Class"));
+        assert_ptr_equal(p->name, body_cell(doc, p->block, p->row, "Parameter"));
+        assert_ptr_equal(p->type, body_cell(doc, p->block, p->row, "Type"));
+        assert_ptr_equal(p->description, body_cell(doc, p->block, p->row, "Description"));
+    }
+    assert_null(doc->params[6].default_value); /* a "-" cell is no value */
+}
+
+static void qualified_names_share_cells(void **state)
+{
+    (void)state;
+    struct rp_doc *doc = parse_md("| Parameter | Unit |\n|---|---|\n"
+                                  "| EUtranCellFDD.qRxLevMin | dBm |\n"
+                                  "| EUtranCellFDD.qQualMin | dB |\n"
+                                  "| NRCellDU.ssbPeriodicity | ms |\n");
+    assert_int_equal(doc->n_params, 3);
+    const struct rp_param *p = doc->params;
+    /* The attribute is the tail of its cell; the MO class is stored once
+     * for the rows that share it. */
+    assert_ptr_equal(p[0].name,
+                     body_cell(doc, p[0].block, 0, "Parameter") + strlen("EUtranCellFDD."));
+    assert_ptr_equal(p[0].unit, body_cell(doc, p[0].block, 0, "Unit"));
+    assert_ptr_equal(p[0].mo_class, p[1].mo_class);
+    assert_string_equal(p[1].mo_class, "EUtranCellFDD");
+    assert_string_equal(p[1].name, "qQualMin");
+    assert_string_equal(p[2].mo_class, "NRCellDU");
+    assert_string_equal(p[2].name, "ssbPeriodicity");
+    rp_doc_free(doc);
+}
+
+static void add_param_copies_nothing(void **state)
+{
+    struct rp_doc *doc = *state = rp_doc_new("x.csv", RP_FORMAT_CSV);
+    assert_non_null(doc);
+    const char *name = rp_arena_strdup(&doc->arena, "qRxLevMin");
+    assert_non_null(name);
+    struct rp_param p = {.name = name, .unit = "dBm", .block = 0, .row = 3};
+    assert_int_equal(rp_doc_add_param(doc, &p), RP_OK);
+    assert_int_equal(doc->n_params, 1);
+    assert_ptr_equal(doc->params[0].name, name);
+    assert_ptr_equal(doc->params[0].unit, p.unit);
+    assert_null(doc->params[0].mo_class);
+    assert_int_equal(doc->params[0].row, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +320,9 @@ int main(void)
         cmocka_unit_test(qualified_names),
         cmocka_unit_test(not_parameter_tables),
         cmocka_unit_test_teardown(two_header_rows, free_doc_state),
+        cmocka_unit_test_teardown(fields_are_cells, free_doc_state),
+        cmocka_unit_test(qualified_names_share_cells),
+        cmocka_unit_test_teardown(add_param_copies_nothing, free_doc_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
