@@ -456,7 +456,11 @@ static enum rp_err read_part(struct docx *d, zip_t *za, size_t archive_len, cons
     while (!e && in.zf && !in.eof) {
         size_t n;
         e = part_read(&in, d->params, chunk, sizeof(chunk), &n, d->err);
-        if (!e && rp_buf_add(out, chunk, n))
+        enum rp_err add = e ? RP_OK : rp_buf_add(out, chunk, n);
+        if (add == RP_ERR_TOOBIG)
+            e = rp_error_set(d->err, RP_ERR_TOOBIG, "%s is larger than the %zu byte limit for it",
+                             name, out->cap);
+        else if (add)
             e = nomem(d);
     }
     part_close(&in);
@@ -1340,6 +1344,8 @@ static enum rp_err load_custom(struct docx *d, xmlDoc *x)
 
 /* ---- the small parts ---- */
 
+#define DOCX_SMALL_PART_MAX ((size_t)16 << 20)
+
 /* Reads the optional parts: word/styles.xml into *styles (kept: style
  * records borrow its strings), numbering and document properties loaded
  * into d and freed at once. Returns the first failure. */
@@ -1353,8 +1359,11 @@ static enum rp_err load_small_parts(struct docx *d, zip_t *za, size_t archive_le
         {"docProps/core.xml", load_core},
         {"docProps/custom.xml", load_custom},
     };
+    /* These parts become whole trees (about 15x their size): real ones are
+     * well under a megabyte, so anything past DOCX_SMALL_PART_MAX is refused. */
     struct rp_buf part;
-    rp_buf_init(&part, d->params->max_file_bytes);
+    rp_buf_init(&part, d->params->max_file_bytes < DOCX_SMALL_PART_MAX ? d->params->max_file_bytes
+                                                                        : DOCX_SMALL_PART_MAX);
     enum rp_err e = load_part(d, za, archive_len, "word/styles.xml", &part, styles);
     if (!e && *styles)
         e = load_styles(d, *styles);

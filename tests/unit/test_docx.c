@@ -1297,9 +1297,38 @@ static void pandoc_uplink_power_control(void **state)
     assert_true(strncmp(nth_block(doc, RP_BLOCK_CODE, 1)->text, "cmedit get ", 11) == 0);
 }
 
+/* styles.xml becomes a whole tree: a huge one is refused by its own cap
+ * (16 MiB), even when the data barely compresses (no zip-bomb ratio). */
+static void hostile_huge_styles_part(void **state)
+{
+    (void)state;
+    size_t n = (17u << 20);
+    char *styles = malloc(n + 256);
+    assert_non_null(styles);
+    size_t len = (size_t)snprintf(styles, 256, "%s<!--", STYLES_HEAD);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        styles[len++] = (char)('a' + x % 26);
+    }
+    memcpy(styles + len, "--></w:styles>", 15);
+    size_t zlen;
+    char *zip = make_docx(DOC_HEAD P("Body text.") "</w:body></w:document>", styles, NULL, NULL, &zlen);
+    free(styles);
+    struct rp_doc *doc = NULL;
+    struct rp_error err;
+    assert_int_equal(parse_bytes(zip, zlen, NULL, &doc, &err), RP_ERR_TOOBIG);
+    assert_null(doc);
+    assert_non_null(strstr(err.msg, "word/styles.xml is larger than the 16777216 byte limit"));
+    free(zip);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hostile_huge_styles_part),
         cmocka_unit_test_teardown(headings_by_style_name, free_doc_state),
         cmocka_unit_test_teardown(headings_by_outline_level, free_doc_state),
         cmocka_unit_test(title_sources),
