@@ -63,6 +63,11 @@ char *rp_buf_detach(struct rp_buf *b);
  * would exceed the buffer's cap. Errors name the path. */
 enum rp_err rp_buf_read_file(struct rp_buf *b, const char *path, struct rp_error *err);
 
+/* Makes room in a malloc'd vector *items (of *cap elements of size sz) for
+ * element n, growing it by half (min 16) when full. false when out of
+ * memory (the vector is unchanged). */
+bool rp_vec_reserve(void **items, size_t *cap, size_t n, size_t sz);
+
 /* Text lines: returns the line of data[0..len) that starts at *pos without
  * its "\n" or "\r\n" in *line / *n, and moves *pos past it; false once *pos
  * has reached len. */

@@ -184,21 +184,6 @@ static enum rp_err nomem(struct csv *c)
     return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
 }
 
-/* Grows a malloc'd vector to hold n+1 elements of size sz, by half. */
-static bool reserve(void **v, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return true;
-    size_t ncap = *cap ? *cap + *cap / 2 : 64;
-    if (ncap > SIZE_MAX / sz)
-        return false;
-    void *p = realloc(*v, ncap * sz);
-    if (!p)
-        return false;
-    *v = p;
-    *cap = ncap;
-    return true;
-}
 
 static bool is_space(char ch)
 {
@@ -240,7 +225,7 @@ static enum rp_err add_cell(struct csv *c, bool *has_text)
     while (n > 0 && is_space(s[n - 1]))
         n--;
     *has_text = n > 0;
-    if (!reserve((void **)&c->cells, &c->cap_cells, c->n_cells, sizeof(*c->cells)))
+    if (!rp_vec_reserve((void **)&c->cells, &c->cap_cells, c->n_cells, sizeof(*c->cells)))
         return nomem(c);
     const char *cell = NULL;
     if (n == 0) {
@@ -273,7 +258,7 @@ static enum rp_err end_row(struct csv *c, bool keep)
         c->row_bytes = 0;
         return RP_OK;
     }
-    if (!reserve((void **)&c->row_len, &c->cap_rows, c->n_rows, sizeof(*c->row_len)))
+    if (!rp_vec_reserve((void **)&c->row_len, &c->cap_rows, c->n_rows, sizeof(*c->row_len)))
         return nomem(c);
     c->row_len[c->n_rows++] = n;
     c->row_start = c->n_cells;

@@ -15,20 +15,6 @@ struct rp__strset {
     size_t cap, n;
 };
 
-/* Grows a malloc'd vector *items of *cap elements of size sz to hold n+1. */
-static int vec_reserve(void **items, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    /* Grow by half: these vectors are the bulk of a document's memory. */
-    size_t ncap = *cap ? *cap + *cap / 2 : 16;
-    void *p = realloc(*items, ncap * sz);
-    if (!p)
-        return -1;
-    *items = p;
-    *cap = ncap;
-    return 0;
-}
 
 struct rp_doc *rp_doc_new(const char *path, enum rp_doc_format format)
 {
@@ -66,7 +52,7 @@ void rp_doc_free(struct rp_doc *doc)
 int rp_doc_add_section(struct rp_doc *doc, const char *title, size_t title_len, int level,
                        size_t line)
 {
-    if (vec_reserve((void **)&doc->sections, &doc->cap_sections, doc->n_sections,
+    if (!rp_vec_reserve((void **)&doc->sections, &doc->cap_sections, doc->n_sections,
                     sizeof(*doc->sections)))
         return -1;
     const char *t = rp_arena_strndup(&doc->arena, title, title_len);
@@ -91,7 +77,7 @@ int rp_doc_add_section(struct rp_doc *doc, const char *title, size_t title_len, 
 struct rp_block *rp_doc_add_block(struct rp_doc *doc, enum rp_block_type type, const char *text,
                                   size_t text_len, size_t line)
 {
-    if (vec_reserve((void **)&doc->blocks, &doc->cap_blocks, doc->n_blocks, sizeof(*doc->blocks)))
+    if (!rp_vec_reserve((void **)&doc->blocks, &doc->cap_blocks, doc->n_blocks, sizeof(*doc->blocks)))
         return NULL;
     const char *t = rp_arena_strndup(&doc->arena, text, text_len);
     if (!t)
@@ -116,7 +102,7 @@ enum rp_err rp_doc_set_meta(struct rp_doc *doc, const char *key, const char *val
             return RP_OK;
         }
     }
-    if (vec_reserve((void **)&doc->meta, &doc->cap_meta, doc->n_meta, sizeof(*doc->meta)))
+    if (!rp_vec_reserve((void **)&doc->meta, &doc->cap_meta, doc->n_meta, sizeof(*doc->meta)))
         return RP_ERR_NOMEM;
     const char *k = rp_arena_strdup(&doc->arena, key);
     if (!k)
@@ -166,7 +152,7 @@ static const char *copy_opt(struct rp_doc *doc, const char *s, int *fail)
 enum rp_err rp_doc_add_param(struct rp_doc *doc, const struct rp_param *p)
 {
     /* No copies: the fields are the table's own cells (see doc.h). */
-    if (vec_reserve((void **)&doc->params, &doc->cap_params, doc->n_params, sizeof(*doc->params)))
+    if (!rp_vec_reserve((void **)&doc->params, &doc->cap_params, doc->n_params, sizeof(*doc->params)))
         return RP_ERR_NOMEM;
     doc->params[doc->n_params++] = *p;
     return RP_OK;
@@ -215,7 +201,7 @@ static const char *intern(struct rp_doc *doc, const char *s)
 
 enum rp_err rp_doc_add_entity(struct rp_doc *doc, const struct rp_entity *e)
 {
-    if (vec_reserve((void **)&doc->entities, &doc->cap_entities, doc->n_entities,
+    if (!rp_vec_reserve((void **)&doc->entities, &doc->cap_entities, doc->n_entities,
                     sizeof(*doc->entities)))
         return RP_ERR_NOMEM;
     int fail = 0;
@@ -262,7 +248,7 @@ enum rp_err rp_table_builder_cell(struct rp_table_builder *tb, const char *s, si
     }
     while (n > 0 && is_space(s[n - 1]))
         n--;
-    if (vec_reserve((void **)&tb->cells, &tb->cap_cells, tb->n_cells, sizeof(*tb->cells)))
+    if (!rp_vec_reserve((void **)&tb->cells, &tb->cap_cells, tb->n_cells, sizeof(*tb->cells)))
         return RP_ERR_NOMEM;
     char *c = malloc(n + 1);
     if (!c)
@@ -278,7 +264,7 @@ enum rp_err rp_table_builder_end_row(struct rp_table_builder *tb)
 {
     if (tb->cur_row_len == 0)
         return RP_OK;
-    if (vec_reserve((void **)&tb->row_len, &tb->cap_rows, tb->n_rows, sizeof(*tb->row_len)))
+    if (!rp_vec_reserve((void **)&tb->row_len, &tb->cap_rows, tb->n_rows, sizeof(*tb->row_len)))
         return RP_ERR_NOMEM;
     tb->row_len[tb->n_rows++] = tb->cur_row_len;
     tb->cur_row_len = 0;

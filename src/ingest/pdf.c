@@ -181,22 +181,6 @@ static enum rp_err nomem(struct ctx *c)
     return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
 }
 
-/* Grows a malloc'd vector to hold n+1 elements of size sz, by half (the
- * line and segment vectors hold much of the parser's memory). */
-static bool reserve(void **v, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return true;
-    size_t ncap = *cap ? *cap + *cap / 2 : 64;
-    if (ncap > SIZE_MAX / sz)
-        return false;
-    void *p = realloc(*v, ncap * sz);
-    if (!p)
-        return false;
-    *v = p;
-    *cap = ncap;
-    return true;
-}
 
 /* Gives back the room of a malloc'd vector past n elements (it stays as
  * it is when realloc fails, which does no harm). */
@@ -296,7 +280,7 @@ static bool is_space_char(gunichar u)
 static enum rp_err end_seg(struct ctx *c, struct builder *b)
 {
     b->s.len = c->text.len - b->s.off;
-    if (!reserve((void **)&c->segs, &c->cap_segs, c->n_segs, sizeof(*c->segs)))
+    if (!rp_vec_reserve((void **)&c->segs, &c->cap_segs, c->n_segs, sizeof(*c->segs)))
         return nomem(c);
     c->segs[c->n_segs++] = b->s;
     b->l.n_seg++;
@@ -324,7 +308,7 @@ static enum rp_err end_line(struct ctx *c, struct builder *b)
     l->bold = b->bold_chars * 5 >= b->line_chars * 4; /* 80 % */
     l->mono = b->mono_chars * 5 >= b->line_chars * 4;
     l->cw = b->line_chars ? (l->x1 - l->x0) / (double)b->line_chars : 0;
-    if (!reserve((void **)&c->lines, &c->cap_lines, c->n_lines, sizeof(*c->lines)))
+    if (!rp_vec_reserve((void **)&c->lines, &c->cap_lines, c->n_lines, sizeof(*c->lines)))
         return nomem(c);
     c->lines[c->n_lines++] = *l;
     /* Lines are kept NUL-separated in the text buffer so each can be
@@ -562,7 +546,7 @@ static enum rp_err read_page(struct ctx *c, PopplerPage *pp, int page, double w,
         const PopplerTextAttributes *a = it->data;
         if (!a)
             continue;
-        if (!reserve((void **)&c->runs, &c->cap_runs, n_runs, sizeof(*c->runs))) {
+        if (!rp_vec_reserve((void **)&c->runs, &c->cap_runs, n_runs, sizeof(*c->runs))) {
             e = nomem(c);
             goto out;
         }
@@ -794,7 +778,7 @@ static enum rp_err drop_running_lines(struct ctx *c)
                 c->lines[ys[i].line].role = ROLE_DROP;
                 continue;
             }
-            if (!reserve((void **)&cand, &cap_cand, n_cand, sizeof(*cand))) {
+            if (!rp_vec_reserve((void **)&cand, &cap_cand, n_cand, sizeof(*cand))) {
                 e = nomem(c);
                 break;
             }
@@ -1108,7 +1092,7 @@ static enum rp_err try_table(struct ctx *c, const struct prow *rows, size_t a, s
         goto out;
     }
     tb.n_header = 1;
-    if (!reserve((void **)&c->tables, &c->cap_tables, c->n_tables, sizeof(*c->tables))) {
+    if (!rp_vec_reserve((void **)&c->tables, &c->cap_tables, c->n_tables, sizeof(*c->tables))) {
         e = nomem(c);
         goto out;
     }
@@ -1383,7 +1367,7 @@ static enum rp_err classify_headings(struct ctx *c)
         while (j < n_h && h[j].key != key)
             j++;
         if (j == n_h) {
-            if (!reserve((void **)&h, &cap_h, n_h, sizeof(*h))) {
+            if (!rp_vec_reserve((void **)&h, &cap_h, n_h, sizeof(*h))) {
                 free(h);
                 return nomem(c);
             }
@@ -1410,7 +1394,7 @@ static enum rp_err classify_headings(struct ctx *c)
         while (j < n_h && h[j].key != key)
             j++;
         if (j == n_h) {
-            if (!reserve((void **)&h, &cap_h, n_h, sizeof(*h))) {
+            if (!rp_vec_reserve((void **)&h, &cap_h, n_h, sizeof(*h))) {
                 e = nomem(c);
                 goto out;
             }

@@ -170,6 +170,24 @@ out:
     return rc;
 }
 
+bool rp_vec_reserve(void **items, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return true;
+    /* Grow by half: document vectors are much of the ingest's memory. */
+    size_t ncap = *cap ? *cap + *cap / 2 : 16;
+    if (ncap <= n)
+        ncap = n + 1;
+    if (sz == 0 || ncap > SIZE_MAX / sz)
+        return false;
+    void *p = realloc(*items, ncap * sz);
+    if (!p)
+        return false;
+    *items = p;
+    *cap = ncap;
+    return true;
+}
+
 bool rp_next_line(const char *data, size_t len, size_t *pos, const char **line, size_t *n)
 {
     if (*pos >= len)
