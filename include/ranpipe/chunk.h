@@ -50,6 +50,8 @@ struct rp_chunk {
     size_t n_tokens;          /* tokens of text */
     size_t line;              /* source line of the first block, 0 if unknown */
     int page;                 /* page of the first block, 0 if unknown */
+    int first_block, last_block; /* the document blocks whose text it holds (an
+                                  * overlap from the previous chunk aside) */
     uint64_t hash;            /* XXH3 of heading path and text: the chunk's identity */
 };
 

@@ -60,6 +60,8 @@ struct rp_gen_request {
     const char *system;  /* may be NULL */
     const char *user;
     const char *grammar; /* GBNF with a "root" rule; NULL for free text */
+    const char *json_schema; /* the same shape as a JSON Schema, for HTTP backends
+                              * (response_format); NULL for free text */
     uint64_t seed;
     int max_tokens;      /* 0: use the sampling default */
     void *ud;            /* the caller's */

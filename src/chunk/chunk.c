@@ -107,6 +107,7 @@ struct chunker {
     int last_section; /* section of the last piece added */
     size_t cur_line;
     int cur_page;
+    int cur_first, cur_last; /* blocks whose text is in the open chunk, -1 none */
     size_t index; /* next chunk index within the document */
     const char *pending_title; /* heading of a small section merged into the open chunk */
     struct rp_buf tmp;
@@ -146,6 +147,9 @@ static enum rp_err flush(struct chunker *c)
     ch->n_tokens = count(c, c->cur.data, c->cur.len);
     ch->line = c->cur_line;
     ch->page = c->cur_page;
+    ch->first_block = c->cur_first;
+    ch->last_block = c->cur_last;
+    c->cur_first = c->cur_last = -1;
     uint64_t h = rp_hash64(ch->heading_path, strlen(ch->heading_path));
     ch->hash = rp_hash64_seeded(ch->text, c->cur.len, h);
     l->n++;
@@ -188,6 +192,10 @@ static enum rp_err start_with_overlap(struct chunker *c, const char *prev, size_
 
 static void open_chunk(struct chunker *c, const struct rp_block *b)
 {
+    int bi = (int)(b - c->doc->blocks);
+    if (c->cur_first < 0)
+        c->cur_first = bi;
+    c->cur_last = bi;
     if (c->cur_section < 0) {
         c->cur_section = b->section;
         c->cur_line = b->line;
@@ -421,6 +429,8 @@ enum rp_err rp_chunk_doc(const struct rp_doc *doc, const struct rp_chunk_params 
         .err = err,
         .cur_section = -1,
         .last_section = -1,
+        .cur_first = -1,
+        .cur_last = -1,
     };
     rp_buf_init(&c.cur, RP_BUF_NO_CAP);
     rp_buf_init(&c.tmp, RP_BUF_NO_CAP);
