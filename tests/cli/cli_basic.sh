@@ -7,12 +7,12 @@ ok_if "--version names the version" grep -qE '^ranpipe [0-9]+\.[0-9]+\.[0-9]+' <
 expect_exit 0 "-V" "$RANPIPE_BIN" -V
 
 expect_exit 0 "--help" "$RANPIPE_BIN" --help
-for cmd in run inspect; do
+for cmd in run inspect worker; do
   ok_if "--help lists '$cmd'" grep -qE "^  $cmd " <<<"$OUT"
 done
 expect_exit 2 "no arguments is a usage error" "$RANPIPE_BIN"
 
-for cmd in run inspect; do
+for cmd in run inspect worker; do
   expect_exit 0 "$cmd --help" "$RANPIPE_BIN" "$cmd" --help
   ok_if "$cmd --help shows its usage" grep -q "^usage: ranpipe $cmd" <<<"$OUT"
   expect_exit 0 "help $cmd" "$RANPIPE_BIN" help "$cmd"
