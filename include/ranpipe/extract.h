@@ -57,7 +57,9 @@ void rp_extract_list_init(struct rp_extract_list *l);
 void rp_extract_list_release(struct rp_extract_list *l);
 
 /* Appends the pairs of doc (borrowed) to out, in document order, without
- * duplicates (the same question twice in one document is made once). */
+ * duplicates (the same question twice in one document is made once).
+ * params may be NULL for the defaults. On failure (out of memory; a NULL
+ * doc or out is RP_ERR_INVAL) err says why and out is as it was. */
 enum rp_err rp_extract_doc(const struct rp_doc *doc, const struct rp_extract_params *params,
                            struct rp_extract_list *out, struct rp_error *err);
 
