@@ -48,15 +48,15 @@ demo: build
 
 check: check-dev check-asan check-tsan check-fuzz
 
-check-dev: deps
+check-dev: llama-tools
 	$(MAKE) --no-print-directory build PRESET=dev
 	ctest --preset dev -j $(JOBS)
 
-check-asan: deps
+check-asan: llama-tools
 	$(MAKE) --no-print-directory build PRESET=asan-ubsan
 	ctest --preset asan-ubsan -j $(JOBS)
 
-check-tsan: deps
+check-tsan: llama-tools
 	$(MAKE) --no-print-directory build PRESET=tsan
 	ctest --preset tsan -j $(JOBS)
 
