@@ -395,7 +395,7 @@ static void qa_types_list(void **state)
         assert_true(strlen(rp_qa_types[n]) > 0);
         assert_string_not_equal(rp_qa_types[n], "unspecified");
     }
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 5);
 }
 
 static void user_prompt_contents(void **state)
@@ -412,7 +412,7 @@ static void user_prompt_contents(void **state)
     assert_non_null(section);
     assert_non_null(body);
     assert_true(title < section && section < body);
-    assert_non_null(strstr(p, "2 question-answer pairs"));
+    assert_non_null(strstr(p, "(2 in all)"));
     for (int t = 0; rp_qa_types[t]; t++)
         assert_non_null(strstr(p, rp_qa_types[t]));
 
@@ -422,7 +422,7 @@ static void user_prompt_contents(void **state)
     assert_non_null(strstr(f->buf.data, "Some text."));
     assert_null(strstr(f->buf.data, "Document:"));
     assert_null(strstr(f->buf.data, "Section:"));
-    assert_non_null(strstr(f->buf.data, "1 question-answer pair "));
+    assert_non_null(strstr(f->buf.data, "(1 in all)"));
     rp_buf_reset(&f->buf);
     assert_int_equal(rp_prompt_qa_user(NULL, NULL, "Other text.", 3, &f->buf), RP_OK);
     assert_non_null(strstr(f->buf.data, "Other text."));
