@@ -30,18 +30,18 @@ make_corpus() {
   local dir=$1 n=$2
   mkdir -p "$dir"
   for i in $(seq "$n"); do
-    for f in examples/features/*.md tests/golden/*.md tests/golden/*.docx.md; do
+    for f in examples/docs/features/*.md tests/golden/*.md tests/golden/*.docx.md; do
       [ -f "$f" ] || continue
       # drop front-matter blocks: they may only open a document
       awk 'NR==1 && $0=="---" {skip=1; next} skip && ($0=="---") {skip=0; next} !skip' "$f"
       echo
     done
   done >"$dir/corpus.md"
-  for i in $(seq "$n"); do cat examples/procedures/*.txt; echo; done >"$dir/corpus.txt"
+  for i in $(seq "$n"); do cat examples/docs/procedures/*.txt; echo; done >"$dir/corpus.txt"
   {
     echo '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Corpus</title></head><body>'
     for i in $(seq "$n"); do
-      for f in examples/features/*.html tests/golden/*.html; do
+      for f in examples/docs/features/*.html tests/golden/*.html; do
         [ -f "$f" ] || continue
         sed -n '/<body/,/<\/body>/p' "$f" | sed '1d;$d'
       done

@@ -4,7 +4,7 @@
 #
 # usage: bench/bench_slice.sh [BUILD_DIR]        (default: build/release)
 # env:   MODEL (default: the 0.6B-shaped Q4_0 fixture), THREADS (nproc),
-#        PARALLEL (4), INPUT (examples/),
+#        PARALLEL (4), INPUT (examples/docs/),
 #        PAIRS (1 pair per chunk, to keep the run short)
 #
 # ranpipe's figure is generated tokens / wall time of the generation stage,
@@ -18,7 +18,7 @@ build=${1:-build/release}
 model=${MODEL:-$build/models/qwen3-0.6b-shape-q4_0.gguf}
 threads=${THREADS:-$(nproc)}
 parallel=${PARALLEL:-4}
-input=${INPUT:-examples}
+input=${INPUT:-examples/docs}
 pairs=${PAIRS:-1}
 tools="$(scripts/build-llama.sh tools)/tools/bin"
 out=$(mktemp -d)

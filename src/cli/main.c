@@ -34,7 +34,7 @@ static void print_help(FILE *f)
                "  -V, --version  show the version\n"
                "\n"
                "'ranpipe COMMAND --help' describes a command. Example:\n"
-               "  ranpipe run examples/ -o out/ --model Qwen3-1.7B-Q4_K_M.gguf\n");
+               "  ranpipe run examples/docs/ -o out/ --model Qwen3-1.7B-Q4_K_M.gguf\n");
 }
 
 int main(int argc, char **argv)

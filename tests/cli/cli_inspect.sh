@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `ranpipe inspect`: the document model and chunks of the bundled examples.
 . "$(dirname "$0")/tap.sh"
-EX=$RANPIPE_SOURCE_DIR/examples
+EX=$RANPIPE_SOURCE_DIR/examples/docs
 PY=${PYTHON3:-python3}
 
 expect_exit 0 "inspect the Markdown example" "$RANPIPE_BIN" inspect --json "$EX/features/uplink-power-control.md"

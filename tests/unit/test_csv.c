@@ -6,7 +6,7 @@
  * tab, Excel's "sep=" line, CRLF, a byte-order mark), quoting (doubled
  * quotes, line breaks and delimiters inside quotes), ragged rows, and the
  * failures (an unterminated quote, too many fields, an oversized field).
- * The example under examples/parameters/ is read from
+ * The example under examples/docs/parameters/ is read from
  * $RANPIPE_SOURCE_DIR.
  */
 #include <stdarg.h>
@@ -85,7 +85,7 @@ static void example_file(void **state)
 {
     const char *src = getenv("RANPIPE_SOURCE_DIR");
     char path[1024];
-    snprintf(path, sizeof(path), "%s/examples/parameters/nr-cell-parameters.csv",
+    snprintf(path, sizeof(path), "%s/examples/docs/parameters/nr-cell-parameters.csv",
              src && *src ? src : ".");
     struct rp_doc *doc = NULL;
     struct rp_error err;

@@ -1253,7 +1253,7 @@ static void pandoc_uplink_power_control(void **state)
     }
     char dir[512], in[1024], out[1024];
     make_tmp_dir(dir, sizeof(dir));
-    snprintf(in, sizeof(in), "%s/examples/features/uplink-power-control.md", src);
+    snprintf(in, sizeof(in), "%s/examples/docs/features/uplink-power-control.md", src);
     snprintf(out, sizeof(out), "%s/uplink-power-control.docx", dir);
     char *argv[] = {(char *)pandoc, "-f", "markdown", "-t", "docx", "-o", out, in, NULL};
     assert_int_equal(run_command(argv), 0);

@@ -639,7 +639,7 @@ static void test_scan_example_document(void **state)
     (void)state;
     const char *dir = getenv("RANPIPE_SOURCE_DIR");
     char path[4096];
-    snprintf(path, sizeof(path), "%s/examples/features/uplink-power-control.md", dir ? dir : ".");
+    snprintf(path, sizeof(path), "%s/examples/docs/features/uplink-power-control.md", dir ? dir : ".");
     struct rp_error err;
     rp_error_clear(&err);
     if (rp_ingest_file(path, NULL, &fx->doc, &err) != RP_OK)

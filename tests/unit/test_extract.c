@@ -987,7 +987,7 @@ static void test_corpus(void **state)
     struct sweep ex = {0, 0}, gold = {0, 0};
     static const char *const sub[] = {"features", "parameters", "procedures"};
     for (size_t i = 0; i < 3; i++) {
-        snprintf(dir, sizeof(dir), "%s/examples/%s", src && *src ? src : ".", sub[i]);
+        snprintf(dir, sizeof(dir), "%s/examples/docs/%s", src && *src ? src : ".", sub[i]);
         sweep_dir(dir, &ex);
     }
     snprintf(dir, sizeof(dir), "%s/tests/golden", src && *src ? src : ".");

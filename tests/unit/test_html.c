@@ -205,7 +205,7 @@ static void elex_example_page(void **state)
 {
     const char *src = getenv("RANPIPE_SOURCE_DIR");
     char path[4096];
-    snprintf(path, sizeof(path), "%s/examples/features/carrier-aggregation.html",
+    snprintf(path, sizeof(path), "%s/examples/docs/features/carrier-aggregation.html",
              src && *src ? src : ".");
     struct rp_doc *doc = NULL;
     struct rp_error err;

@@ -28,7 +28,7 @@ static struct rp_doc *example(const char *rel)
 {
     const char *src = getenv("RANPIPE_SOURCE_DIR");
     char path[1024];
-    snprintf(path, sizeof(path), "%s/examples/%s", src && *src ? src : ".", rel);
+    snprintf(path, sizeof(path), "%s/examples/docs/%s", src && *src ? src : ".", rel);
     struct rp_doc *doc = NULL;
     struct rp_error err;
     if (rp_ingest_file(path, NULL, &doc, &err) != RP_OK)
