@@ -1,13 +1,14 @@
 # ranpipe - the two commands that set everything up on a fresh Debian machine:
 #
-#   make demo    install dependencies, build, run ranpipe on examples/ -> out/
+#   make demo    install dependencies, build, run ranpipe on examples/docs/ -> out/
 #                (MODEL=path/to/model.gguf for a real model; otherwise the tiny
 #                random-weight fixture model, whose text is noise)
 #   make check   install dependencies, build, run the whole test suite
 #                (dev build, then ASan+UBSan, then ThreadSanitizer on the
 #                threaded parts, then a 60-second run of every fuzz target)
 #
-# Other targets: build, deps, llama, llama-tools, bench, bench-ingest, format, clean.
+# Other targets: build, deps, llama, llama-tools, bench, bench-ingest, bench-ipc, bench-llm,
+# format, clean.
 # Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
 
 PRESET ?= dev
@@ -18,7 +19,8 @@ OUT    ?= out
 # With RANPIPE_CUDA=1, llama.cpp is built with GGML_CUDA=ON (needs nvcc) and used.
 CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
-.PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench bench-ingest format clean
+.PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench bench-ingest \
+        bench-ipc bench-llm format clean
 
 all: build
 
@@ -37,12 +39,12 @@ build: deps
 
 demo: build
 	@if [ -n "$(MODEL)" ]; then \
-	  echo "ranpipe: running on examples/ with $(MODEL)"; \
-	  $(BUILD)/bin/ranpipe run examples/ -o $(OUT) --model "$(MODEL)"; \
+	  echo "ranpipe: running on examples/docs/ with $(MODEL)"; \
+	  $(BUILD)/bin/ranpipe run examples/docs/ -o $(OUT) --model "$(MODEL)"; \
 	else \
 	  echo "ranpipe: no MODEL given; using the tiny fixture model (random weights: its text is noise)."; \
 	  echo "ranpipe: for real pairs: make demo MODEL=~/models/Qwen3-1.7B-Q4_K_M.gguf"; \
-	  $(BUILD)/bin/ranpipe run examples/ -o $(OUT) --model $(BUILD)/models/tiny-qwen3-f16.gguf; \
+	  $(BUILD)/bin/ranpipe run examples/docs/ -o $(OUT) --model $(BUILD)/models/tiny-qwen3-f16.gguf; \
 	fi
 	@echo "ranpipe: see $(OUT)/dataset.jsonl, $(OUT)/rejects.jsonl and $(OUT)/chunks.jsonl"
 
@@ -67,6 +69,15 @@ check-fuzz: deps
 bench-ingest: deps
 	$(MAKE) --no-print-directory build PRESET=release
 	bench/bench_ingest.sh build/release
+
+bench-ipc: deps
+	$(MAKE) --no-print-directory build PRESET=release
+	build/release/bin/ranpipe-bench-ipc build/release/bin/ranpipe
+
+bench-llm: llama-tools
+	$(MAKE) --no-print-directory build PRESET=release
+	cmake --build --preset release --target bench-models -j $(JOBS)
+	bench/bench_llm.sh build/release
 
 bench: llama-tools
 	$(MAKE) --no-print-directory build PRESET=release

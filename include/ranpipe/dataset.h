@@ -6,7 +6,9 @@
  *                  chunk, section, type, model, prompt version, seed;
  *   rejects.jsonl  everything that did not become a pair, with the reason;
  *   chunks.jsonl   every chunk (id, source, section, tokens, text), so each
- *                  pair can be traced to the exact text it came from.
+ *                  pair can be traced to the exact text it came from;
+ *   pending.jsonl  chunks that wait for an LLM tier (a run without a model),
+ *                  picked up by a later run that has one.
  *
  * Files are written as NAME.partial and renamed into place by
  * rp_dataset_commit(), so a reader never sees a half-written dataset.
@@ -32,6 +34,11 @@ struct rp_origin {
     uint64_t chunk_hash;
     const char *model;   /* model identity, NULL for none */
     uint64_t seed;
+    const char *tier;    /* tier that made the record, NULL for none */
+    const char *prompt_version; /* NULL: RP_PROMPT_VERSION (no prompt for extractive pairs) */
+    const char *evidence; /* extractive pairs: the source text the answer is taken from */
+    const char *rule;    /* extractive pairs: the rule that made it */
+    float complexity;    /* the chunk's complexity score, < 0 when not measured */
 };
 
 /* Opens the output files in out_dir (created if missing). */
@@ -51,6 +58,11 @@ enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o
 enum rp_err rp_dataset_add_reject(struct rp_dataset *ds, const struct rp_origin *o, const char *stage,
                                   const char *reason, const char *question, const char *answer,
                                   const char *raw, struct rp_error *err);
+/* Records a chunk that waits for an LLM tier, with the reason. */
+enum rp_err rp_dataset_add_pending(struct rp_dataset *ds, const struct rp_origin *o, const char *reason,
+                                   struct rp_error *err);
+size_t rp_dataset_n_pending(const struct rp_dataset *ds);
+
 /* Flushes, syncs and renames the files into place. */
 enum rp_err rp_dataset_commit(struct rp_dataset *ds, struct rp_error *err);
 

@@ -98,6 +98,11 @@ struct rp_llama;
 struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_error *err);
 void rp_llama_free(struct rp_llama *m);
 
+/* Loads only the model's vocabulary (no weights, no context): enough for
+ * rp_llama_count_tokens() and rp_llama_model_name(), e.g. to size chunks
+ * in the coordinator while the model itself runs in worker processes. */
+struct rp_llama *rp_llama_tokenizer_new(const char *model_path, struct rp_error *err);
+
 /* A short model identity: general.name, else the file name. */
 const char *rp_llama_model_name(const struct rp_llama *m);
 /* The parameters in effect (threads resolved). */

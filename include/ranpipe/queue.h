@@ -39,6 +39,8 @@ void rp_queue_free(struct rp_queue *q);
 enum rp_err rp_queue_push(struct rp_queue *q, void *item);
 /* Blocks while empty and open; returns NULL once closed and drained. */
 void *rp_queue_pop(struct rp_queue *q);
+/* Like rp_queue_pop(), but gives up after timeout_ms: NULL then too. */
+void *rp_queue_pop_timeout(struct rp_queue *q, int timeout_ms);
 /* Returns an item without blocking, or NULL when empty. */
 void *rp_queue_try_pop(struct rp_queue *q);
 /* No more pushes; wakes all waiters. Idempotent. */

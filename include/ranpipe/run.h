@@ -1,12 +1,24 @@
 /*
- * run.h - one dataset run: ingest -> chunk -> generate -> parse -> write.
+ * run.h - one dataset run: ingest -> chunk -> route -> generate -> parse ->
+ * write.
  *
  * Stages: an ingest thread reads and chunks the input files and hands
- * finished documents over a bounded queue to the generation stage, which
- * runs on the calling thread (it owns the llama context) and keeps every
- * sequence slot busy; pairs are written by the same thread in input order.
- * A file that fails to parse is written to rejects.jsonl with the reason and
- * the run goes on.
+ * finished documents over a bounded queue to the calling thread, which
+ *   - runs the extractive tier on each document (no model);
+ *   - measures each chunk's complexity and routes it to an LLM tier
+ *     (router.h): the smallest tier whose max_complexity covers it, the
+ *     next ones when that tier's breaker is open;
+ *   - keeps every tier's backend full (model workers or HTTP requests) and
+ *     takes finished requests from a queue the backends push onto;
+ *   - on a backend failure sends the chunk to another tier; when every
+ *     tier failed (or the request's deadline passed) writes a dead letter
+ *     with the reasons;
+ *   - when a chunk's output yields no usable pair, escalates it once to the
+ *     next tier up (config `escalate`);
+ *   - writes pairs, rejects and chunks in input order (a reorder window),
+ *     so the files depend only on the inputs, the config and the models.
+ * With no LLM tier configured, every chunk is written to pending.jsonl (it
+ * waits for a model); a later run with a model generates for them.
  *
  * Thread contract: rp_run() may be called from one thread at a time.
  */
@@ -16,43 +28,57 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ranpipe/chunk.h"
+#include "ranpipe/config.h"
 #include "ranpipe/error.h"
-#include "ranpipe/ingest.h"
-#include "ranpipe/llm.h"
-#include "ranpipe/prompt.h"
+#include "ranpipe/router.h"
 
 struct rp_run_params {
     const char *const *inputs; /* files or directories (borrowed) */
     size_t n_inputs;
     const char *out_dir;
-    struct rp_llama_params llama; /* llama.model_path NULL: no model configured */
-    struct rp_sampling sampling;
-    struct rp_chunk_params chunk;
-    struct rp_qa_shape shape;
-    struct rp_ingest_params ingest;
-    uint64_t seed;        /* mixed with each chunk's hash into the request seed */
-    size_t queue_docs;    /* documents buffered between ingest and generation (default 4) */
+    const struct rp_config *config; /* tiers, chunking, limits, seed (borrowed; required) */
+    const char *exe;           /* ranpipe binary for model workers; NULL: this process's own */
+    size_t memory_budget_mb;   /* llama models resident at once; 0: no limit */
+    size_t queue_docs;         /* documents buffered between ingest and generation (default 4) */
 };
 
 struct rp_run_params rp_run_default_params(void);
+
+#define RP_RUN_MAX_TIERS 32
+
+struct rp_run_tier_summary {
+    char name[64];
+    const char *kind;          /* "extractive", "llama", "openai" */
+    size_t chunks;             /* chunks whose pairs came from this tier */
+    size_t pairs;
+    size_t failed;             /* requests that failed on it (backend failures) */
+    uint64_t prompt_tokens, gen_tokens;
+    struct rp_tier_stats stats;
+};
 
 struct rp_run_summary {
     size_t files;         /* input files found */
     size_t docs;          /* parsed */
     size_t docs_failed;   /* unreadable, unsupported or unparsable (in rejects.jsonl) */
     size_t chunks;
-    size_t requests_failed;
+    size_t requests_failed; /* generation requests that failed (any tier) */
     size_t pairs;         /* written to dataset.jsonl */
+    size_t extractive_pairs;
     size_t rejects;       /* written to rejects.jsonl (including failed files) */
-    struct rp_gen_stats gen;
+    size_t pending;       /* chunks waiting for an LLM tier (pending.jsonl) */
+    size_t dead_letters;  /* chunks no tier could generate for */
+    size_t fallbacks;     /* chunks sent to another tier after a failure */
+    size_t escalations;   /* chunks retried on the next tier for lack of usable pairs */
+    uint64_t prompt_tokens, gen_tokens;
+    double gen_seconds;   /* from the first request to the last response */
     double seconds;
-    char model[256];
+    size_t n_tiers;
+    struct rp_run_tier_summary tiers[RP_RUN_MAX_TIERS];
 };
 
 /* Runs the whole job. Per-file and per-chunk failures are recorded in the
  * rejects file and counted in summary; the return value is an error only
- * when the run itself cannot go on (no model, unwritable output, ...). */
+ * when the run itself cannot go on (bad config, unwritable output, ...). */
 enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *summary,
                    struct rp_error *err);
 

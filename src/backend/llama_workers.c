@@ -656,6 +656,13 @@ static enum rp_err lb_start(struct rp_backend *b, struct rp_error *err)
     struct lb *l = b->impl;
     if (l->started)
         return RP_OK;
+    /* A backend that gave up starts from a clean slate (the router's half-open probe). */
+    atomic_store(&l->failed, false);
+    l->n_deaths = 0;
+    l->last_death[0] = '\0';
+    pthread_mutex_lock(&l->mu);
+    l->st.failed = 0;
+    pthread_mutex_unlock(&l->mu);
     for (int i = 0; i < l->n_w; i++) {
         enum rp_err rc = worker_spawn(l, &l->w[i], err);
         if (rc) {

@@ -7,19 +7,32 @@
 
 #include "cli.h"
 #include "ranpipe/log.h"
+#include "ranpipe/config.h"
 #include "ranpipe/run.h"
 
 void rp_cmd_run_help(void)
 {
-    struct rp_run_params d = rp_run_default_params();
+    struct rp_llama_params lp = rp_llama_default_params();
+    struct rp_sampling sp = rp_sampling_default();
+    struct rp_chunk_params cp = rp_chunk_default_params();
+    struct rp_qa_shape qs = rp_qa_shape_default();
     printf("usage: ranpipe run [OPTIONS] INPUT...\n"
            "\n"
            "Reads every supported file in INPUT (files or directories, recursively),\n"
-           "splits the documents into section-aware chunks, asks a local GGUF model for\n"
-           "question-answer pairs about each chunk (grammar-constrained JSON), and writes\n"
+           "splits the documents into section-aware chunks, and makes question-answer\n"
+           "pairs: the extractive tier takes them straight from parameter tables,\n"
+           "counter lists and definitions (no model); each chunk also goes to the\n"
+           "smallest LLM tier whose complexity range covers it - a GGUF model run by\n"
+           "`ranpipe worker` processes (--model), or an OpenAI-compatible server\n"
+           "(--endpoint: llama-server, vLLM, Ollama, ...). A tier that fails opens its\n"
+           "circuit breaker and its chunks go to the next tier. Writes\n"
            "  OUT/dataset.jsonl  pairs in chat 'messages' format, with metadata\n"
            "  OUT/rejects.jsonl  files, chunks and pairs that failed, with the reason\n"
+           "                     (stage 'dead-letter': chunks no tier could do)\n"
            "  OUT/chunks.jsonl   the chunks the pairs were made from\n"
+           "  OUT/pending.jsonl  chunks waiting for an LLM tier (a run without one)\n"
+           "Without --model, --endpoint or a config with an LLM tier, only the\n"
+           "extractive tier runs; run again with a model to generate for the rest.\n"
            "Inputs: Markdown (.md, .markdown; YAML front-matter, tables), plain text\n"
            "(.txt, .text), HTML (.html, .htm, .xhtml; Ericsson ELEX pages), CSV\n"
            "parameter tables (.csv, .tsv), Word (.docx; 3GPP specifications), PDF\n"
@@ -29,33 +42,42 @@ void rp_cmd_run_help(void)
            "\n"
            "Options:\n"
            "  -o, --out DIR          output directory (default: out)\n"
-           "  -m, --model PATH       GGUF model file (default: $RANPIPE_MODEL); required\n"
+           "  -c, --config FILE      tiers, chunking, limits, breaker and retry policy\n"
+           "                         (YAML; see examples/ranpipe.yaml, docs/config.md)\n"
+           "  -m, --model PATH       GGUF model for a 'small' llama tier\n"
+           "                         (default: $RANPIPE_MODEL)\n"
+           "  -e, --endpoint URL     OpenAI-compatible server for an LLM tier, e.g.\n"
+           "                         http://127.0.0.1:8080 (with --model: the 'medium' tier)\n"
+           "      --memory-budget MB llama models resident at once; the least recently\n"
+           "                         used idle one is unloaded to load another (default: no limit)\n"
+           "Options that override every llama tier:\n"
+           "  -w, --workers N        worker processes per tier (default: 1)\n"
            "      --ctx N            context tokens per sequence (default: %d)\n"
-           "  -p, --parallel N       sequences generated together (default: %d)\n"
-           "  -t, --threads N        CPU threads (default: all cores)\n"
+           "  -p, --parallel N       sequences generated together per worker (default: %d)\n"
+           "  -t, --threads N        CPU threads per worker (default: cores / workers)\n"
            "      --batch N          tokens per decode step (default: %d)\n"
            "      --gpu-layers N     layers to offload with a GPU build of llama.cpp;\n"
            "                         -1 for all (default: %d)\n"
-           "      --chunk-tokens N   maximum tokens per chunk (default: %zu)\n"
-           "      --chunk-overlap N  tokens repeated between chunks of one section (default: %zu)\n"
+           "Options that override every LLM tier:\n"
            "      --pairs N          maximum pairs per chunk (default: %d)\n"
            "      --max-tokens N     cap on generated tokens per chunk (default: as the\n"
            "                         grammar needs)\n"
            "      --temperature F    sampling temperature, 0 for greedy (default: %.2g)\n"
            "      --top-k N          (default: %d)\n"
            "      --top-p F          (default: %.2g)\n"
-           "      --seed N           run seed, mixed with each chunk's hash (default: %llu)\n"
+           "Other options:\n"
+           "      --chunk-tokens N   maximum tokens per chunk (default: %zu)\n"
+           "      --chunk-overlap N  tokens repeated between chunks of one section (default: %zu)\n"
+           "      --seed N           run seed, mixed with each chunk's hash (default: 24301)\n"
            "      --log-level L      debug, info, warn, error (default: info)\n"
            "  -q, --quiet            only warnings and errors\n"
            "  -h, --help             show this help\n"
            "\n"
-           "Exit status: 0 when the run completed (failed files are in rejects.jsonl),\n"
-           "1 when it could not run (no model, unreadable input, unwritable output),\n"
-           "2 for a usage error.\n",
-           d.llama.n_ctx_seq, d.llama.n_parallel, d.llama.n_batch, d.llama.n_gpu_layers,
-           d.chunk.max_tokens, d.chunk.overlap_tokens, d.shape.max_pairs,
-           (double)d.sampling.temperature, d.sampling.top_k, (double)d.sampling.top_p,
-           (unsigned long long)d.seed);
+           "Exit status: 0 when the run completed (failed files and chunks are in\n"
+           "rejects.jsonl), 1 when it could not run (bad config, unreadable input,\n"
+           "unwritable output), 2 for a usage error.\n",
+           lp.n_ctx_seq, lp.n_parallel, lp.n_batch, lp.n_gpu_layers, qs.max_pairs, (double)sp.temperature,
+           sp.top_k, (double)sp.top_p, cp.max_tokens, cp.overlap_tokens);
 }
 
 enum {
@@ -71,11 +93,16 @@ enum {
     OPT_TOP_P,
     OPT_SEED,
     OPT_LOG_LEVEL,
+    OPT_MEMORY,
 };
 
 static const struct option run_options[] = {
     {"out", required_argument, NULL, 'o'},
+    {"config", required_argument, NULL, 'c'},
     {"model", required_argument, NULL, 'm'},
+    {"endpoint", required_argument, NULL, 'e'},
+    {"memory-budget", required_argument, NULL, OPT_MEMORY},
+    {"workers", required_argument, NULL, 'w'},
     {"ctx", required_argument, NULL, OPT_CTX},
     {"parallel", required_argument, NULL, 'p'},
     {"threads", required_argument, NULL, 't'},
@@ -95,112 +122,192 @@ static const struct option run_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Command-line settings that override the configuration; -1 / NaN: not given. */
+struct overrides {
+    long workers, ctx, parallel, threads, batch, gpu_layers;
+    long chunk_tokens, chunk_overlap, pairs, max_tokens, top_k;
+    float temperature, top_p;
+    bool has_temperature, has_top_p, has_seed;
+    uint64_t seed;
+};
+
+static void apply_overrides(struct rp_config *c, const struct overrides *o)
+{
+    for (size_t i = 0; i < c->n_tiers; i++) {
+        struct rp_tier_config *t = &c->tiers[i];
+        if (t->kind == RP_BACKEND_EXTRACTIVE)
+            continue;
+        if (t->kind == RP_BACKEND_LLAMA) {
+            if (o->workers > 0)
+                t->workers = (int)o->workers;
+            if (o->ctx > 0)
+                t->llama.n_ctx_seq = (int)o->ctx;
+            if (o->parallel > 0)
+                t->llama.n_parallel = (int)o->parallel;
+            if (o->threads > 0)
+                t->llama.n_threads = (int)o->threads;
+            if (o->batch > 0)
+                t->llama.n_batch = t->llama.n_ubatch = (int)o->batch;
+            if (o->gpu_layers >= -1 && o->gpu_layers != -2)
+                t->llama.n_gpu_layers = (int)o->gpu_layers;
+        }
+        if (o->pairs > 0)
+            t->shape.max_pairs = (int)o->pairs;
+        if (o->max_tokens > 0)
+            t->sampling.max_tokens = (int)o->max_tokens;
+        if (o->top_k >= 0)
+            t->sampling.top_k = (int)o->top_k;
+        if (o->has_temperature)
+            t->sampling.temperature = o->temperature;
+        if (o->has_top_p)
+            t->sampling.top_p = o->top_p;
+    }
+    if (o->chunk_tokens > 0) {
+        c->chunk.max_tokens = (size_t)o->chunk_tokens;
+        if (c->chunk.min_tokens > c->chunk.max_tokens / 2)
+            c->chunk.min_tokens = c->chunk.max_tokens / 2;
+    }
+    if (o->chunk_overlap >= 0)
+        c->chunk.overlap_tokens = (size_t)o->chunk_overlap;
+    if (o->has_seed)
+        c->seed = o->seed;
+}
+
 static void print_summary(const struct rp_run_params *p, const struct rp_run_summary *s)
 {
-    const struct rp_gen_stats *g = &s->gen;
     fprintf(stderr,
-            "ranpipe: %zu file%s: %zu read, %zu failed; %zu chunks; %zu pairs written, %zu "
+            "ranpipe: %zu file%s: %zu read, %zu failed; %zu chunks; %zu pairs written (%zu extractive), %zu "
             "rejects\n",
             s->files, s->files == 1 ? "" : "s", s->docs, s->docs_failed, s->chunks, s->pairs,
-            s->rejects);
-    if (g->requests)
+            s->extractive_pairs, s->rejects);
+    for (size_t i = 0; i < s->n_tiers; i++) {
+        const struct rp_run_tier_summary *t = &s->tiers[i];
+        if (strcmp(t->kind, "extractive") == 0)
+            continue;
         fprintf(stderr,
-                "ranpipe: %s: %llu requests, %llu prompt + %llu generated tokens in %.1f s "
-                "(%.1f generated tokens/s; %llu grammar fallbacks)\n",
-                s->model, (unsigned long long)g->requests, (unsigned long long)g->prompt_tokens,
-                (unsigned long long)g->gen_tokens, g->wall_seconds,
-                g->wall_seconds > 0 ? (double)g->gen_tokens / g->wall_seconds : 0.0,
-                (unsigned long long)g->grammar_fallbacks);
+                "ranpipe: tier '%s' (%s%s%s): %zu chunks, %zu pairs, %zu failed requests, %llu generated tokens; "
+                "breaker %s (opened %llu times)",
+                t->name, t->kind, t->stats.model[0] ? ", " : "", t->stats.model, t->chunks, t->pairs, t->failed,
+                (unsigned long long)t->gen_tokens, rp_breaker_state_name(t->stats.breaker),
+                (unsigned long long)t->stats.breaker_opens);
+        if (t->stats.loads)
+            fprintf(stderr, "; model loaded %llu time(s), %.2f s", (unsigned long long)t->stats.loads,
+                    t->stats.load_seconds);
+        fputc('\n', stderr);
+    }
+    if (s->gen_seconds > 0)
+        fprintf(stderr, "ranpipe: generation: %llu prompt + %llu generated tokens in %.1f s (%.1f generated tokens/s)\n",
+                (unsigned long long)s->prompt_tokens, (unsigned long long)s->gen_tokens, s->gen_seconds,
+                (double)s->gen_tokens / s->gen_seconds);
+    if (s->fallbacks || s->escalations || s->dead_letters)
+        fprintf(stderr, "ranpipe: %zu chunks fell back to another tier, %zu escalated, %zu dead letters\n",
+                s->fallbacks, s->escalations, s->dead_letters);
     fprintf(stderr, "ranpipe: wrote %s/dataset.jsonl, %s/rejects.jsonl, %s/chunks.jsonl in %.1f s\n",
             p->out_dir, p->out_dir, p->out_dir, s->seconds);
+    if (s->pending)
+        fprintf(stderr,
+                "ranpipe: %zu chunks wait for an LLM tier (listed in %s/pending.jsonl): run again with\n"
+                "ranpipe:   --model PATH.gguf (a local GGUF model), --endpoint URL (an OpenAI-compatible\n"
+                "ranpipe:   server), or --config FILE with an LLM tier to generate their pairs\n",
+                s->pending, p->out_dir);
 }
 
 int rp_cmd_run(int argc, char **argv)
 {
     struct rp_run_params p = rp_run_default_params();
-    p.out_dir = "out";
-    p.llama.model_path = getenv("RANPIPE_MODEL");
-    if (p.llama.model_path && !*p.llama.model_path)
-        p.llama.model_path = NULL;
+    const char *model = getenv("RANPIPE_MODEL");
+    if (model && !*model)
+        model = NULL;
+    const char *endpoint = NULL, *config_path = NULL;
+    bool model_given = false;
+    struct overrides o = {.workers = -1, .ctx = -1, .parallel = -1, .threads = -1, .batch = -1,
+                          .gpu_layers = -2, .chunk_tokens = -1, .chunk_overlap = -1, .pairs = -1,
+                          .max_tokens = -1, .top_k = -1};
     long v;
     float f;
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:m:p:t:qh", run_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:c:m:e:w:p:t:qh", run_options, NULL)) != -1) {
         switch (c) {
         case 'o':
             p.out_dir = optarg;
             break;
+        case 'c':
+            config_path = optarg;
+            break;
         case 'm':
-            p.llama.model_path = optarg;
+            model = optarg;
+            model_given = true;
+            break;
+        case 'e':
+            endpoint = optarg;
+            break;
+        case OPT_MEMORY:
+            if (!rp_cli_opt_long("run", "--memory-budget", optarg, 0, 1L << 30, &v))
+                return RP_EXIT_USAGE;
+            p.memory_budget_mb = (size_t)v;
+            break;
+        case 'w':
+            if (!rp_cli_opt_long("run", "--workers", optarg, 1, 64, &o.workers))
+                return RP_EXIT_USAGE;
             break;
         case OPT_CTX:
-            if (!rp_cli_opt_long("run", "--ctx", optarg, 256, 1 << 20, &v))
+            if (!rp_cli_opt_long("run", "--ctx", optarg, 256, 1 << 20, &o.ctx))
                 return RP_EXIT_USAGE;
-            p.llama.n_ctx_seq = (int)v;
             break;
         case 'p':
-            if (!rp_cli_opt_long("run", "--parallel", optarg, 1, 256, &v))
+            if (!rp_cli_opt_long("run", "--parallel", optarg, 1, 256, &o.parallel))
                 return RP_EXIT_USAGE;
-            p.llama.n_parallel = (int)v;
             break;
         case 't':
-            if (!rp_cli_opt_long("run", "--threads", optarg, 1, 1024, &v))
+            if (!rp_cli_opt_long("run", "--threads", optarg, 1, 1024, &o.threads))
                 return RP_EXIT_USAGE;
-            p.llama.n_threads = (int)v;
             break;
         case OPT_BATCH:
-            if (!rp_cli_opt_long("run", "--batch", optarg, 1, 1 << 16, &v))
+            if (!rp_cli_opt_long("run", "--batch", optarg, 1, 1 << 16, &o.batch))
                 return RP_EXIT_USAGE;
-            p.llama.n_batch = (int)v;
-            p.llama.n_ubatch = (int)v;
             break;
         case OPT_GPU_LAYERS:
-            if (!rp_cli_opt_long("run", "--gpu-layers", optarg, -1, 10000, &v))
+            if (!rp_cli_opt_long("run", "--gpu-layers", optarg, -1, 10000, &o.gpu_layers))
                 return RP_EXIT_USAGE;
-            p.llama.n_gpu_layers = (int)v;
             break;
         case OPT_CHUNK_TOKENS:
-            if (!rp_cli_opt_long("run", "--chunk-tokens", optarg, 16, 1 << 20, &v))
+            if (!rp_cli_opt_long("run", "--chunk-tokens", optarg, 16, 1 << 20, &o.chunk_tokens))
                 return RP_EXIT_USAGE;
-            p.chunk.max_tokens = (size_t)v;
-            if (p.chunk.min_tokens > p.chunk.max_tokens / 2)
-                p.chunk.min_tokens = p.chunk.max_tokens / 2;
             break;
         case OPT_CHUNK_OVERLAP:
-            if (!rp_cli_opt_long("run", "--chunk-overlap", optarg, 0, 1 << 20, &v))
+            if (!rp_cli_opt_long("run", "--chunk-overlap", optarg, 0, 1 << 20, &o.chunk_overlap))
                 return RP_EXIT_USAGE;
-            p.chunk.overlap_tokens = (size_t)v;
             break;
         case OPT_PAIRS:
-            if (!rp_cli_opt_long("run", "--pairs", optarg, 1, 20, &v))
+            if (!rp_cli_opt_long("run", "--pairs", optarg, 1, 20, &o.pairs))
                 return RP_EXIT_USAGE;
-            p.shape.max_pairs = (int)v;
             break;
         case OPT_MAX_TOKENS:
-            if (!rp_cli_opt_long("run", "--max-tokens", optarg, 16, 1 << 20, &v))
+            if (!rp_cli_opt_long("run", "--max-tokens", optarg, 16, 1 << 20, &o.max_tokens))
                 return RP_EXIT_USAGE;
-            p.sampling.max_tokens = (int)v;
             break;
         case OPT_TEMPERATURE:
             if (!rp_cli_opt_float("run", "--temperature", optarg, 0, 10, &f))
                 return RP_EXIT_USAGE;
-            p.sampling.temperature = f;
+            o.temperature = f;
+            o.has_temperature = true;
             break;
         case OPT_TOP_K:
-            if (!rp_cli_opt_long("run", "--top-k", optarg, 0, 1 << 20, &v))
+            if (!rp_cli_opt_long("run", "--top-k", optarg, 0, 1 << 20, &o.top_k))
                 return RP_EXIT_USAGE;
-            p.sampling.top_k = (int)v;
             break;
         case OPT_TOP_P:
             if (!rp_cli_opt_float("run", "--top-p", optarg, 0, 1, &f))
                 return RP_EXIT_USAGE;
-            p.sampling.top_p = f;
+            o.top_p = f;
+            o.has_top_p = true;
             break;
         case OPT_SEED:
-            if (!rp_cli_parse_u64(optarg, &p.seed))
+            if (!rp_cli_parse_u64(optarg, &o.seed))
                 return rp_cli_usage_error("run", "--seed needs a non-negative number, not '%s'", optarg);
+            o.has_seed = true;
             break;
         case OPT_LOG_LEVEL:
             if (!rp_cli_set_log_level(optarg))
@@ -218,18 +325,37 @@ int rp_cmd_run(int argc, char **argv)
     }
     if (optind >= argc)
         return rp_cli_usage_error("run", "no input given: name files or directories to read");
+    if (config_path && (model_given || endpoint))
+        return rp_cli_usage_error("run", "--config describes the tiers: give --model/--endpoint in it, "
+                                         "not on the command line");
     p.inputs = (const char *const *)(argv + optind);
     p.n_inputs = (size_t)(argc - optind);
 
-    struct rp_run_summary sum;
+    struct rp_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
     struct rp_error err;
     rp_error_clear(&err);
-    enum rp_err rc = rp_run(&p, &sum, &err);
+    enum rp_err rc = config_path ? rp_config_load(config_path, &cfg, &err)
+                                 : rp_config_default(&cfg, model, endpoint, &err);
     if (rc) {
         fprintf(stderr, "ranpipe run: %s\n", err.msg[0] ? err.msg : rp_strerror(rc));
         return RP_EXIT_FAIL;
     }
+    apply_overrides(&cfg, &o);
+    p.config = &cfg;
+
+    struct rp_run_summary sum;
+    rc = rp_run(&p, &sum, &err);
+    if (rc) {
+        fprintf(stderr, "ranpipe run: %s\n", err.msg[0] ? err.msg : rp_strerror(rc));
+        rp_config_release(&cfg);
+        return RP_EXIT_FAIL;
+    }
     if (rp_log_get_level() <= RP_LOG_INFO)
         print_summary(&p, &sum);
+    else if (sum.pending)
+        fprintf(stderr, "ranpipe: %zu chunks wait for an LLM tier (%s/pending.jsonl): run again with --model or --endpoint\n",
+                sum.pending, p.out_dir);
+    rp_config_release(&cfg);
     return RP_EXIT_OK;
 }

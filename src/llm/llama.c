@@ -185,6 +185,41 @@ fail:
     return NULL;
 }
 
+struct rp_llama *rp_llama_tokenizer_new(const char *model_path, struct rp_error *err)
+{
+    if (!model_path || access(model_path, R_OK) != 0) {
+        rp_error_set(err, RP_ERR_NOENT, "cannot open model '%s': no such readable file",
+                     model_path ? model_path : "");
+        return NULL;
+    }
+    backend_init_once();
+    struct rp_llama *m = calloc(1, sizeof(*m));
+    if (!m) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    m->params = rp_llama_default_params();
+    m->params.model_path = model_path;
+    struct llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = true;
+    m->model = llama_model_load_from_file(model_path, mp);
+    if (!m->model) {
+        rp_error_set(err, RP_ERR_MODEL,
+                     "cannot load model '%s': not a GGUF model llama.cpp can read (see the log "
+                     "above with --log-level debug)",
+                     model_path);
+        free(m);
+        return NULL;
+    }
+    m->vocab = llama_model_get_vocab(m->model);
+    m->n_vocab = llama_vocab_n_tokens(m->vocab);
+    if (llama_model_meta_val_str(m->model, "general.name", m->name, sizeof(m->name)) <= 0) {
+        const char *base = strrchr(model_path, '/');
+        snprintf(m->name, sizeof(m->name), "%s", base ? base + 1 : model_path);
+    }
+    return m;
+}
+
 void rp_llama_free(struct rp_llama *m)
 {
     if (!m)

@@ -4,6 +4,7 @@
 #include "ranpipe/dataset.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,14 @@
 #include "ranpipe/prompt.h"
 #include "ranpipe/utf8.h"
 
-enum { F_DATASET, F_REJECTS, F_CHUNKS, F__COUNT };
-static const char *const file_names[F__COUNT] = {"dataset.jsonl", "rejects.jsonl", "chunks.jsonl"};
+enum { F_DATASET, F_REJECTS, F_CHUNKS, F_PENDING, F__COUNT };
+static const char *const file_names[F__COUNT] = {"dataset.jsonl", "rejects.jsonl", "chunks.jsonl",
+                                                 "pending.jsonl"};
 
 struct rp_dataset {
     char *dir;
     FILE *f[F__COUNT];
-    size_t n_pairs, n_rejects;
+    size_t n_pairs, n_rejects, n_pending;
 };
 
 static enum rp_err path_of(const struct rp_dataset *ds, int i, const char *suffix, struct rp_buf *out)
@@ -112,6 +114,10 @@ static json_t *origin_json(const struct rp_origin *o)
     json_object_set_new(m, "section", text_json(o->section ? o->section : ""));
     json_object_set_new(m, "chunk", json_integer((json_int_t)o->chunk_index));
     json_object_set_new(m, "chunk_id", json_string(chunk_id));
+    if (o->tier)
+        json_object_set_new(m, "tier", json_string(o->tier));
+    if (o->complexity >= 0)
+        json_object_set_new(m, "complexity", json_real(round((double)o->complexity * 1000) / 1000));
     return m;
 }
 
@@ -161,10 +167,17 @@ enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o
     json_object_set_new(meta, "type", text_json(type));
     if (o->model)
         json_object_set_new(meta, "model", text_json(o->model));
-    json_object_set_new(meta, "prompt", json_string(RP_PROMPT_VERSION));
-    char seed[17];
-    rp_hash_hex(o->seed, seed);
-    json_object_set_new(meta, "seed", json_string(seed));
+    if (o->rule) {
+        json_object_set_new(meta, "rule", json_string(o->rule));
+        if (o->evidence)
+            json_object_set_new(meta, "evidence", text_json(o->evidence));
+    } else {
+        json_object_set_new(meta, "prompt", json_string(o->prompt_version ? o->prompt_version
+                                                                            : RP_PROMPT_VERSION));
+        char seed[17];
+        rp_hash_hex(o->seed, seed);
+        json_object_set_new(meta, "seed", json_string(seed));
+    }
     json_object_set_new(rec, "metadata", meta);
     enum rp_err rc = write_line(ds, F_DATASET, rec, err);
     if (!rc)
@@ -193,6 +206,22 @@ enum rp_err rp_dataset_add_reject(struct rp_dataset *ds, const struct rp_origin 
     if (!rc)
         ds->n_rejects++;
     return rc;
+}
+
+enum rp_err rp_dataset_add_pending(struct rp_dataset *ds, const struct rp_origin *o, const char *reason,
+                                   struct rp_error *err)
+{
+    json_t *rec = origin_json(o);
+    json_object_set_new(rec, "reason", text_json(reason));
+    enum rp_err rc = write_line(ds, F_PENDING, rec, err);
+    if (!rc)
+        ds->n_pending++;
+    return rc;
+}
+
+size_t rp_dataset_n_pending(const struct rp_dataset *ds)
+{
+    return ds->n_pending;
 }
 
 enum rp_err rp_dataset_commit(struct rp_dataset *ds, struct rp_error *err)

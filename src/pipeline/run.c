@@ -3,11 +3,12 @@
  *
  * Threads: the ingest thread parses and chunks files in input order and
  * pushes one doc_item per file (parsed, or failed with its reason) into a
- * bounded queue. The calling thread runs rp_llama_run(): its next() hook
- * turns queued chunks into generation jobs, its done() hook parses the
- * output. Jobs finish out of order (continuous batching), so finished jobs
- * wait in a small reorder window and are written in the order they were
- * issued: the dataset's order depends only on the inputs.
+ * bounded queue. The calling thread turns documents into jobs - one for
+ * the document's extractive pairs, one per chunk for an LLM tier - hands
+ * chunk jobs to the router, and takes finished requests from the `done`
+ * queue that the backends' threads push onto. Jobs finish out of order, so
+ * finished jobs wait in a reorder window and are written in the order they
+ * were made: the output order depends only on the inputs.
  */
 #include "ranpipe/run.h"
 
@@ -18,10 +19,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "ranpipe/chunk.h"
+#include "ranpipe/complexity.h"
 #include "ranpipe/dataset.h"
+#include "ranpipe/extract.h"
 #include "ranpipe/fs.h"
 #include "ranpipe/hash.h"
+#include "ranpipe/ingest.h"
+#include "ranpipe/llm.h"
 #include "ranpipe/log.h"
+#include "ranpipe/prompt.h"
 #include "ranpipe/qa.h"
 #include "ranpipe/queue.h"
 
@@ -30,8 +37,16 @@ struct doc_item {
     struct rp_doc *doc; /* NULL when the file failed */
     struct rp_chunk_list chunks;
     struct rp_error err;
-    size_t next_chunk;   /* next chunk to issue */
-    size_t outstanding;  /* issued jobs not yet written */
+    size_t refs; /* jobs not yet written */
+};
+
+enum outcome {
+    OUT_NONE,
+    OUT_GENERATED, /* req holds the output of tier */
+    OUT_EXTRACT,   /* the document's extractive pairs */
+    OUT_PENDING,   /* no LLM tier configured */
+    OUT_DEAD,      /* no tier could do it: reasons */
+    OUT_FAILED,    /* the request itself failed (too long, ...): req.err */
 };
 
 struct job {
@@ -39,41 +54,57 @@ struct job {
     struct doc_item *di;
     size_t chunk;
     uint64_t seq;
-    bool finished;
-    struct rp_buf user;
-    struct rp_buf grammar;
+    float complexity;
+    int tier;          /* current tier, -1 while unrouted */
+    int home;          /* the tier it was first routed to */
+    uint32_t tried;    /* tiers that failed it */
+    bool escalated;
+    bool in_flight;
+    double deadline;
+    enum outcome out;
+    struct rp_buf user, grammar, schema;
+    struct rp_buf reasons;    /* why earlier tiers did not do it */
+    struct rp_buf first_raw;  /* the output an escalation replaced */
+    struct rp_extract_list ex;
+    struct job *next;         /* waiting list */
+};
+
+struct tier_ctx {
+    struct rp_prompt_set *prompts;
+    char model[256];
 };
 
 struct run {
     const struct rp_run_params *p;
+    const struct rp_config *cfg;
     struct rp_run_summary *sum;
     struct rp_path_list files;
-    struct rp_queue *q;
+    struct rp_queue *q;    /* ingest -> run */
+    struct rp_queue *done; /* backends -> run */
     struct rp_dataset *ds;
-    struct rp_llama *m;
-    const char *model_name;
+    struct rp_router *router;
+    struct rp_llama *tok;  /* tokenizer of the first llama tier's model, or NULL */
+    struct tier_ctx tiers[RP_RUN_MAX_TIERS];
+    bool has_llm;
+    bool has_extractive; /* tier 0 is the extractive tier */
 
-    struct doc_item *cur;
-    uint64_t next_seq;   /* seq of the next job issued */
+    struct job *wait_head, *wait_tail; /* jobs waiting for a tier */
+    size_t n_waiting, n_in_flight;
+    bool ingest_done;
+
+    uint64_t next_seq;   /* seq of the next job made */
     uint64_t next_write; /* seq of the next job to write */
-    struct job **window; /* finished-or-running jobs, index seq - next_write */
+    struct job **window; /* made-but-unwritten jobs, index seq - next_write */
     size_t window_cap;
+    double t_first_submit, t_last_done;
 
-    struct rp_error write_err; /* first failure writing output: ends the run */
+    struct rp_error fail_err; /* first failure that ends the run */
     bool failed;
 };
 
 struct rp_run_params rp_run_default_params(void)
 {
-    struct rp_run_params p = {
-        .llama = rp_llama_default_params(),
-        .sampling = rp_sampling_default(),
-        .chunk = rp_chunk_default_params(),
-        .shape = rp_qa_shape_default(),
-        .ingest = rp_ingest_default_params(),
-        .seed = 0x5eed,
-        .queue_docs = 4,
-    };
+    struct rp_run_params p = {.out_dir = "out", .queue_docs = 4};
     return p;
 }
 
@@ -94,9 +125,18 @@ static void doc_item_free(struct doc_item *di)
     free(di);
 }
 
+static void note_failure(struct run *r, enum rp_err e, const struct rp_error *err)
+{
+    if (e && !r->failed) {
+        r->failed = true;
+        r->fail_err = *err;
+        if (!r->fail_err.code)
+            r->fail_err.code = e;
+    }
+}
+
 /* ---- ingest thread ---- */
 
-/* Receives each document (or failure) of one input and queues it. */
 static enum rp_err ingest_sink(struct rp_doc *doc, const struct rp_error *err, const char *path,
                                void *ud)
 {
@@ -113,7 +153,8 @@ static enum rp_err ingest_sink(struct rp_doc *doc, const struct rp_error *err, c
     di->doc = doc;
     if (!doc) {
         di->err = *err;
-    } else if (rp_chunk_doc(doc, &r->p->chunk, rp_llama_count_tokens, r->m, &di->chunks, &di->err)) {
+    } else if (rp_chunk_doc(doc, &r->cfg->chunk, r->tok ? rp_llama_count_tokens : NULL, r->tok,
+                            &di->chunks, &di->err)) {
         rp_error_prefix(&di->err, "cannot chunk '%s': ", path);
         rp_doc_free(di->doc);
         di->doc = NULL;
@@ -129,145 +170,38 @@ static void *ingest_main(void *arg)
 {
     struct run *r = arg;
     for (size_t i = 0; i < r->files.n; i++)
-        if (rp_ingest_path(r->files.paths[i], &r->p->ingest, ingest_sink, r) != RP_OK)
+        if (rp_ingest_path(r->files.paths[i], &r->cfg->ingest, ingest_sink, r) != RP_OK)
             break;
     rp_queue_close(r->q);
     return NULL;
 }
 
-/* ---- writing, in issue order ---- */
+/* ---- jobs ---- */
 
-static struct rp_origin origin_of(const struct run *r, const struct doc_item *di, size_t chunk)
+static struct rp_origin origin_of(const struct run *r, const struct job *j)
 {
-    struct rp_origin o = {.source = di->path, .model = r->model_name};
-    if (di->doc) {
+    const struct doc_item *di = j->di;
+    struct rp_origin o = {.source = di->path, .complexity = -1};
+    if (di->doc && j->chunk < di->chunks.n) {
         o.title = di->doc->title;
-        const struct rp_chunk *c = &di->chunks.items[chunk];
+        const struct rp_chunk *c = &di->chunks.items[j->chunk];
         o.section = c->heading_path;
         o.chunk_index = c->index;
         o.chunk_hash = c->hash;
-        o.seed = rp_hash64_seeded(&r->p->seed, sizeof(r->p->seed), c->hash);
+        o.seed = rp_hash64_seeded(&r->cfg->seed, sizeof(r->cfg->seed), c->hash);
+        o.complexity = j->complexity;
+    } else if (di->doc) {
+        o.title = di->doc->title;
+    }
+    if (j->tier >= 0 && j->out == OUT_GENERATED) {
+        o.tier = r->cfg->tiers[j->tier].name;
+        o.model = r->tiers[j->tier].model[0] ? r->tiers[j->tier].model : NULL;
+        o.prompt_version = rp_prompt_set_version(r->tiers[j->tier].prompts);
     }
     return o;
 }
 
-static void note_write_error(struct run *r, enum rp_err e, const struct rp_error *err)
-{
-    if (e && !r->failed) {
-        r->failed = true;
-        r->write_err = *err;
-    }
-}
-
-static void write_job(struct run *r, struct job *j)
-{
-    struct doc_item *di = j->di;
-    struct rp_origin o = origin_of(r, di, j->chunk);
-    struct rp_error err;
-    rp_error_clear(&err);
-    enum rp_err e = RP_OK;
-    struct rp_gen_request *req = &j->req;
-    if (req->finish == RP_FINISH_ERROR) {
-        r->sum->requests_failed++;
-        e = rp_dataset_add_reject(r->ds, &o, "generate", req->err.msg, NULL, NULL,
-                                  req->text.len ? req->text.data : NULL, &err);
-    } else {
-        struct rp_qa_list pairs;
-        rp_qa_list_init(&pairs);
-        struct rp_error perr;
-        rp_error_clear(&perr);
-        if (rp_qa_parse(req->text.data, req->text.len, &pairs, &perr) != RP_OK) {
-            char reason[RP_ERROR_MSG_MAX + 64];
-            if (req->finish == RP_FINISH_LENGTH)
-                snprintf(reason, sizeof(reason), "output cut off at %d tokens: %s", req->n_gen_tokens,
-                         perr.msg);
-            else
-                snprintf(reason, sizeof(reason), "%s", perr.msg);
-            e = rp_dataset_add_reject(r->ds, &o, "parse", reason, NULL, NULL, req->text.data, &err);
-        }
-        for (size_t k = 0; k < pairs.n && !e; k++) {
-            const struct rp_qa_pair *qa = &pairs.items[k];
-            if (qa->reject)
-                e = rp_dataset_add_reject(r->ds, &o, "parse", qa->reject, qa->question, qa->answer,
-                                          NULL, &err);
-            else
-                e = rp_dataset_add_pair(r->ds, &o, k, qa->question, qa->answer, qa->type, &err);
-        }
-        rp_qa_list_release(&pairs);
-    }
-    note_write_error(r, e, &err);
-    if (--di->outstanding == 0 && di->next_chunk == di->chunks.n && di != r->cur)
-        doc_item_free(di);
-    rp_buf_release(&j->user);
-    rp_buf_release(&j->grammar);
-    rp_gen_request_release(&j->req);
-    free(j);
-}
-
-static void flush_window(struct run *r)
-{
-    size_t n = 0;
-    while (n < r->next_seq - r->next_write && r->window[n] && r->window[n]->finished)
-        n++;
-    for (size_t i = 0; i < n; i++)
-        write_job(r, r->window[i]);
-    if (n) {
-        size_t live = (size_t)(r->next_seq - r->next_write) - n;
-        memmove(r->window, r->window + n, live * sizeof(*r->window));
-        memset(r->window + live, 0, n * sizeof(*r->window));
-        r->next_write += n;
-    }
-}
-
-static void on_done(struct rp_gen_request *req, void *ud)
-{
-    struct run *r = ud;
-    struct job *j = req->ud;
-    j->finished = true;
-    flush_window(r);
-}
-
-/* ---- feeding the generator ---- */
-
-/* Takes the next document from the queue; writes failures and chunk lists. */
-static bool take_doc(struct run *r, bool block)
-{
-    for (;;) {
-        struct doc_item *di = block ? rp_queue_pop(r->q) : rp_queue_try_pop(r->q);
-        if (!di)
-            return false;
-        struct rp_error err;
-        rp_error_clear(&err);
-        if (!di->doc) {
-            r->sum->docs_failed++;
-            rp_warn("%s", di->err.msg);
-            struct rp_origin o = {.source = di->path};
-            note_write_error(r, rp_dataset_add_reject(r->ds, &o, "ingest", di->err.msg, NULL, NULL,
-                                                      NULL, &err),
-                             &err);
-            doc_item_free(di);
-            continue;
-        }
-        r->sum->docs++;
-        r->sum->chunks += di->chunks.n;
-        rp_debug("'%s': %zu blocks, %zu chunks", di->path, di->doc->n_blocks, di->chunks.n);
-        for (size_t c = 0; c < di->chunks.n; c++) {
-            struct rp_origin o = origin_of(r, di, c);
-            note_write_error(r,
-                             rp_dataset_add_chunk(r->ds, &o, di->chunks.items[c].text,
-                                                  di->chunks.items[c].n_tokens, &err),
-                             &err);
-        }
-        if (di->chunks.n == 0) {
-            doc_item_free(di);
-            continue;
-        }
-        r->cur = di;
-        return true;
-    }
-}
-
-static struct job *make_job(struct run *r, struct doc_item *di, size_t c)
+static struct job *job_new(struct run *r, struct doc_item *di, size_t chunk)
 {
     struct job *j = calloc(1, sizeof(*j));
     if (!j)
@@ -275,63 +209,538 @@ static struct job *make_job(struct run *r, struct doc_item *di, size_t c)
     rp_gen_request_init(&j->req);
     rp_buf_init(&j->user, RP_BUF_NO_CAP);
     rp_buf_init(&j->grammar, RP_BUF_NO_CAP);
+    rp_buf_init(&j->schema, RP_BUF_NO_CAP);
+    rp_buf_init(&j->reasons, RP_BUF_NO_CAP);
+    rp_buf_init(&j->first_raw, RP_BUF_NO_CAP);
+    rp_extract_list_init(&j->ex);
     j->di = di;
-    j->chunk = c;
-    const struct rp_chunk *ch = &di->chunks.items[c];
-    int n_pairs = rp_prompt_pairs_for(&r->p->shape, ch->n_tokens);
-    if (rp_prompt_qa_user(di->doc->title, ch->heading_path, ch->text, n_pairs, &j->user) ||
-        rp_prompt_qa_grammar(&r->p->shape, n_pairs, &j->grammar)) {
-        rp_buf_release(&j->user);
-        rp_buf_release(&j->grammar);
-        rp_gen_request_release(&j->req);
-        free(j);
-        return NULL;
-    }
-    struct rp_origin o = origin_of(r, di, c);
-    j->req.system = rp_prompt_qa_system();
-    j->req.user = j->user.data;
-    j->req.grammar = j->grammar.data;
-    j->req.seed = o.seed;
-    j->req.max_tokens = rp_prompt_max_tokens(&r->p->shape, n_pairs);
-    if (r->p->sampling.max_tokens > 0 && r->p->sampling.max_tokens < j->req.max_tokens)
-        j->req.max_tokens = r->p->sampling.max_tokens;
+    j->chunk = chunk;
+    j->tier = j->home = -1;
     j->req.ud = j;
+    di->refs++;
     return j;
 }
 
-static struct rp_gen_request *on_next(bool block, void *ud)
+static void job_free(struct run *r, struct job *j)
 {
-    struct run *r = ud;
-    if (r->failed)
-        return NULL;
-    while (!r->cur || r->cur->next_chunk == r->cur->chunks.n) {
-        if (r->cur && r->cur->outstanding == 0)
-            doc_item_free(r->cur);
-        r->cur = NULL;
-        if (!take_doc(r, block))
-            return NULL;
-    }
+    if (--j->di->refs == 0)
+        doc_item_free(j->di);
+    (void)r;
+    rp_buf_release(&j->user);
+    rp_buf_release(&j->grammar);
+    rp_buf_release(&j->schema);
+    rp_buf_release(&j->reasons);
+    rp_buf_release(&j->first_raw);
+    rp_extract_list_release(&j->ex);
+    rp_gen_request_release(&j->req);
+    free(j);
+}
+
+/* Puts j into the reorder window under the next sequence number. */
+static bool window_add(struct run *r, struct job *j)
+{
     size_t live = (size_t)(r->next_seq - r->next_write);
     if (live == r->window_cap) {
-        size_t cap = r->window_cap ? r->window_cap * 2 : 16;
+        size_t cap = r->window_cap ? r->window_cap * 2 : 64;
         struct job **w = realloc(r->window, cap * sizeof(*w));
         if (!w)
-            return NULL;
+            return false;
         memset(w + r->window_cap, 0, (cap - r->window_cap) * sizeof(*w));
         r->window = w;
         r->window_cap = cap;
     }
-    struct job *j = make_job(r, r->cur, r->cur->next_chunk);
-    if (!j) {
-        r->failed = true;
-        rp_error_set(&r->write_err, RP_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
     j->seq = r->next_seq++;
     r->window[live] = j;
-    r->cur->next_chunk++;
-    r->cur->outstanding++;
-    return &j->req;
+    return true;
+}
+
+static void add_reason(struct job *j, const char *tier, const char *why)
+{
+    if (j->reasons.len)
+        rp_buf_adds(&j->reasons, "; ");
+    rp_buf_addf(&j->reasons, "%s: %s", tier, why);
+}
+
+/* Fills the request's inputs for tier t (prompt, grammar, schema). */
+static enum rp_err prepare(struct run *r, struct job *j, int t, struct rp_error *err)
+{
+    const struct rp_tier_config *tc = &r->cfg->tiers[t];
+    const struct rp_chunk *c = &j->di->chunks.items[j->chunk];
+    int n_pairs = rp_prompt_pairs_for(&tc->shape, c->n_tokens);
+    struct rp_origin o = origin_of(r, j);
+    rp_buf_reset(&j->user);
+    rp_buf_reset(&j->grammar);
+    rp_buf_reset(&j->schema);
+    enum rp_err e = rp_prompt_set_user(r->tiers[t].prompts, j->di->doc->title, c->heading_path, c->text,
+                                       n_pairs, o.seed, &j->user, err);
+    if (!e)
+        e = rp_prompt_qa_grammar(&tc->shape, n_pairs, &j->grammar);
+    if (!e)
+        e = rp_prompt_qa_json_schema(&tc->shape, n_pairs, &j->schema);
+    if (e) {
+        if (!err->msg[0])
+            rp_error_set(err, e, "cannot build the prompt");
+        return e;
+    }
+    rp_buf_release(&j->req.text);
+    rp_gen_request_init(&j->req);
+    j->req.ud = j;
+    j->req.system = rp_prompt_set_system(r->tiers[t].prompts);
+    j->req.user = j->user.data;
+    j->req.grammar = j->grammar.data;
+    j->req.json_schema = j->schema.data;
+    j->req.seed = o.seed;
+    j->req.max_tokens = rp_prompt_max_tokens(&tc->shape, n_pairs);
+    if (tc->sampling.max_tokens > 0 && tc->sampling.max_tokens < j->req.max_tokens)
+        j->req.max_tokens = tc->sampling.max_tokens;
+    return RP_OK;
+}
+
+static void wait_push(struct run *r, struct job *j)
+{
+    j->next = NULL;
+    if (r->wait_tail)
+        r->wait_tail->next = j;
+    else
+        r->wait_head = j;
+    r->wait_tail = j;
+    r->n_waiting++;
+}
+
+static void finish_job(struct run *r, struct job *j, enum outcome out);
+
+/* Tries to hand waiting jobs to their tiers, in order. A job whose tier is
+ * full waits; one that no tier can take becomes a dead letter. */
+static void dispatch(struct run *r)
+{
+    struct job **pp = &r->wait_head;
+    struct job *prev = NULL;
+    uint32_t full = 0; /* tiers found without room in this pass */
+    double t = now_s();
+    while (*pp) {
+        struct job *j = *pp;
+        bool taken = false, gone = false;
+        if (t > j->deadline) {
+            char why[96];
+            snprintf(why, sizeof(why), "no tier answered within the %.0f s deadline",
+                     r->cfg->retry.deadline_s);
+            add_reason(j, "deadline", why);
+            gone = true;
+        }
+        while (!taken && !gone) {
+            int tier = j->tier >= 0 ? j->tier
+                                    : rp_router_pick(r->router, j->complexity, j->tried);
+            if (tier < 0) {
+                /* Every tier failed this job, or the untried ones are all down for now. */
+                uint32_t all = 0;
+                for (size_t i = 0; i < r->cfg->n_tiers; i++)
+                    if (r->cfg->tiers[i].kind != RP_BACKEND_EXTRACTIVE)
+                        all |= 1u << i;
+                if ((j->tried & all) == all)
+                    gone = true;
+                break;
+            }
+            if (full & (1u << tier))
+                break;
+            if (j->tier != tier || !j->req.user) {
+                struct rp_error perr;
+                rp_error_clear(&perr);
+                if (prepare(r, j, tier, &perr)) {
+                    rp_gen_request_release(&j->req);
+                    rp_gen_request_init(&j->req);
+                    j->req.ud = j;
+                    j->req.err = perr;
+                    j->tier = tier;
+                    finish_job(r, j, OUT_FAILED);
+                    gone = true;
+                    taken = true;
+                    break;
+                }
+                if (j->home < 0)
+                    j->home = tier;
+                else if (tier != j->home && !j->escalated)
+                    r->sum->fallbacks++;
+                j->tier = tier;
+            }
+            bool failed = false;
+            struct rp_error serr;
+            rp_error_clear(&serr);
+            if (rp_router_submit(r->router, tier, &j->req, &failed, &serr)) {
+                if (r->t_first_submit == 0)
+                    r->t_first_submit = now_s();
+                j->in_flight = true;
+                r->n_in_flight++;
+                taken = true;
+            } else if (failed) {
+                add_reason(j, r->cfg->tiers[tier].name, serr.msg);
+                j->tried |= 1u << tier;
+                j->tier = -1;
+            } else {
+                full |= 1u << tier;
+                break;
+            }
+        }
+        if (taken || gone) {
+            *pp = j->next;
+            if (r->wait_tail == j)
+                r->wait_tail = prev;
+            r->n_waiting--;
+            if (gone && j->out == OUT_NONE)
+                finish_job(r, j, OUT_DEAD);
+        } else {
+            prev = j;
+            pp = &j->next;
+        }
+    }
+}
+
+/* ---- writing, in the order jobs were made ---- */
+
+static void write_generated(struct run *r, struct job *j, struct rp_origin *o, struct rp_error *err)
+{
+    struct rp_gen_request *req = &j->req;
+    enum rp_err e = RP_OK;
+    struct rp_run_tier_summary *ts = &r->sum->tiers[j->tier];
+    if (j->first_raw.len)
+        e = rp_dataset_add_reject(r->ds, o, "escalate", "no usable pair from the tier below; retried on this tier",
+                                  NULL, NULL, j->first_raw.data, err);
+    struct rp_qa_list pairs;
+    rp_qa_list_init(&pairs);
+    struct rp_error perr;
+    rp_error_clear(&perr);
+    if (!e && rp_qa_parse(req->text.data, req->text.len, &pairs, &perr) != RP_OK) {
+        char reason[RP_ERROR_MSG_MAX + 64];
+        if (req->finish == RP_FINISH_LENGTH)
+            snprintf(reason, sizeof(reason), "output cut off at %d tokens: %s", req->n_gen_tokens,
+                     perr.msg);
+        else
+            snprintf(reason, sizeof(reason), "%s", perr.msg);
+        e = rp_dataset_add_reject(r->ds, o, "parse", reason, NULL, NULL, req->text.data, err);
+    }
+    size_t good = 0;
+    for (size_t k = 0; k < pairs.n && !e; k++) {
+        const struct rp_qa_pair *qa = &pairs.items[k];
+        if (qa->reject) {
+            e = rp_dataset_add_reject(r->ds, o, "parse", qa->reject, qa->question, qa->answer, NULL, err);
+        } else {
+            e = rp_dataset_add_pair(r->ds, o, k, qa->question, qa->answer, qa->type, err);
+            good++;
+        }
+    }
+    rp_qa_list_release(&pairs);
+    ts->chunks++;
+    ts->pairs += good;
+    note_failure(r, e, err);
+}
+
+static void write_job(struct run *r, struct job *j)
+{
+    struct rp_origin o = origin_of(r, j);
+    struct rp_error err;
+    rp_error_clear(&err);
+    enum rp_err e = RP_OK;
+    switch (j->out) {
+    case OUT_GENERATED:
+        write_generated(r, j, &o, &err);
+        break;
+    case OUT_EXTRACT:
+        for (size_t k = 0; k < j->ex.n && !e; k++) {
+            const struct rp_extract_pair *x = &j->ex.items[k];
+            /* The chunk holding the pair's source block names its section. */
+            struct job cj = *j;
+            cj.chunk = SIZE_MAX;
+            for (size_t c = 0; c < j->di->chunks.n; c++) {
+                const struct rp_chunk *ch = &j->di->chunks.items[c];
+                if (x->block >= ch->first_block && x->block <= ch->last_block) {
+                    cj.chunk = c;
+                    break;
+                }
+            }
+            struct rp_origin xo = origin_of(r, &cj);
+            xo.complexity = -1;
+            xo.tier = "extractive";
+            xo.rule = x->rule;
+            xo.evidence = x->evidence;
+            e = rp_dataset_add_pair(r->ds, &xo, k, x->question, x->answer, x->type, &err);
+        }
+        break;
+    case OUT_PENDING:
+        e = rp_dataset_add_pending(r->ds, &o, "no LLM tier configured", &err);
+        break;
+    case OUT_DEAD:
+        r->sum->dead_letters++;
+        e = rp_dataset_add_reject(r->ds, &o, "dead-letter",
+                                  j->reasons.len ? j->reasons.data : "no tier could take it", NULL, NULL,
+                                  NULL, &err);
+        break;
+    case OUT_FAILED:
+        r->sum->requests_failed++;
+        e = rp_dataset_add_reject(r->ds, &o, "generate", j->req.err.msg, NULL, NULL,
+                                  j->req.text.len ? j->req.text.data : NULL, &err);
+        break;
+    case OUT_NONE:
+        break;
+    }
+    note_failure(r, e, &err);
+    job_free(r, j);
+}
+
+static void flush_window(struct run *r)
+{
+    size_t n = 0;
+    size_t live = (size_t)(r->next_seq - r->next_write);
+    while (n < live && r->window[n] && r->window[n]->out != OUT_NONE && !r->window[n]->in_flight)
+        n++;
+    for (size_t i = 0; i < n; i++)
+        write_job(r, r->window[i]);
+    if (n) {
+        memmove(r->window, r->window + n, (live - n) * sizeof(*r->window));
+        memset(r->window + live - n, 0, n * sizeof(*r->window));
+        r->next_write += n;
+    }
+}
+
+static void finish_job(struct run *r, struct job *j, enum outcome out)
+{
+    j->out = out;
+    j->in_flight = false;
+    (void)r;
+}
+
+/* ---- completions ---- */
+
+struct done_msg {
+    struct rp_gen_request *req;
+    int tier;
+};
+
+static void on_backend_done(struct rp_gen_request *req, int tier, void *ud)
+{
+    struct run *r = ud;
+    struct job *j = req->ud;
+    (void)tier; /* the job knows its tier */
+    /* Capacity covers every request the backends can hold: never blocks. */
+    rp_queue_push(r->done, j);
+}
+
+static bool usable(const struct rp_gen_request *req)
+{
+    struct rp_qa_list pairs;
+    rp_qa_list_init(&pairs);
+    struct rp_error err;
+    rp_error_clear(&err);
+    bool ok = false;
+    if (rp_qa_parse(req->text.data, req->text.len, &pairs, &err) == RP_OK)
+        for (size_t k = 0; k < pairs.n && !ok; k++)
+            ok = pairs.items[k].reject == NULL;
+    rp_qa_list_release(&pairs);
+    return ok;
+}
+
+static void handle_done(struct run *r, struct job *j)
+{
+    r->n_in_flight--;
+    r->t_last_done = now_s();
+    int t = j->tier;
+    const char *tname = r->cfg->tiers[t].name;
+    struct rp_gen_request *req = &j->req;
+    struct rp_run_tier_summary *ts = &r->sum->tiers[t];
+    ts->prompt_tokens += (uint64_t)(req->n_prompt_tokens > 0 ? req->n_prompt_tokens : 0);
+    ts->gen_tokens += (uint64_t)(req->n_gen_tokens > 0 ? req->n_gen_tokens : 0);
+    if (!r->tiers[t].model[0]) {
+        struct rp_tier_stats st;
+        rp_router_tier_stats(r->router, t, &st);
+        snprintf(r->tiers[t].model, sizeof(r->tiers[t].model), "%s", st.model);
+    }
+    j->in_flight = false;
+    if (req->finish == RP_FINISH_ERROR &&
+        (req->err.code == RP_ERR_BACKEND || req->err.code == RP_ERR_CANCELLED)) {
+        /* The tier failed, not the chunk: another tier may do it. */
+        rp_router_record(r->router, t, false);
+        ts->failed++;
+        add_reason(j, tname, req->err.msg);
+        j->tried |= 1u << t;
+        j->tier = -1;
+        wait_push(r, j);
+        return;
+    }
+    rp_router_record(r->router, t, true);
+    if (req->finish == RP_FINISH_ERROR) {
+        finish_job(r, j, OUT_FAILED);
+        return;
+    }
+    if (r->cfg->escalate && !j->escalated && !usable(req)) {
+        int up = rp_router_next_up(r->router, t, j->tried);
+        if (up >= 0) {
+            rp_debug("'%s' chunk %zu: no usable pair from tier '%s'; escalating to '%s'", j->di->path,
+                     j->chunk, tname, r->cfg->tiers[up].name);
+            r->sum->escalations++;
+            j->escalated = true;
+            rp_buf_reset(&j->first_raw);
+            rp_buf_add(&j->first_raw, req->text.data, req->text.len);
+            j->tier = up;
+            j->req.user = NULL; /* rebuilt for the new tier */
+            wait_push(r, j);
+            return;
+        }
+    }
+    finish_job(r, j, OUT_GENERATED);
+}
+
+/* ---- taking documents ---- */
+
+static void take_doc(struct run *r, struct doc_item *di)
+{
+    struct rp_error err;
+    rp_error_clear(&err);
+    if (!di->doc) {
+        r->sum->docs_failed++;
+        rp_warn("%s", di->err.msg);
+        struct rp_origin o = {.source = di->path, .complexity = -1};
+        note_failure(r, rp_dataset_add_reject(r->ds, &o, "ingest", di->err.msg, NULL, NULL, NULL, &err),
+                     &err);
+        doc_item_free(di);
+        return;
+    }
+    r->sum->docs++;
+    r->sum->chunks += di->chunks.n;
+    rp_debug("'%s': %zu blocks, %zu chunks", di->path, di->doc->n_blocks, di->chunks.n);
+    di->refs = 1; /* held while its jobs are made */
+
+    /* The extractive tier: pairs straight from the document's structure. */
+    struct job *x = r->has_extractive ? job_new(r, di, SIZE_MAX) : NULL;
+    if (!r->has_extractive) {
+        /* no extractive tier configured */
+    } else if (!x || !window_add(r, x)) {
+        if (x)
+            job_free(r, x);
+        rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
+        note_failure(r, RP_ERR_NOMEM, &err);
+    } else {
+        struct rp_extract_params xp = rp_extract_default_params();
+        if (rp_extract_doc(di->doc, &xp, &x->ex, &err) != RP_OK)
+            rp_warn("'%s': extractive tier: %s", di->path, err.msg);
+        r->sum->extractive_pairs += x->ex.n;
+        r->sum->tiers[0].pairs += x->ex.n;
+        finish_job(r, x, OUT_EXTRACT);
+    }
+
+    for (size_t c = 0; c < di->chunks.n && !r->failed; c++) {
+        struct job *j = job_new(r, di, c);
+        if (!j || !window_add(r, j)) {
+            if (j)
+                job_free(r, j);
+            rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
+            note_failure(r, RP_ERR_NOMEM, &err);
+            break;
+        }
+        struct rp_complexity cx;
+        rp_complexity_chunk(di->doc, &di->chunks.items[c], &r->cfg->complexity, &cx);
+        j->complexity = cx.score;
+        j->deadline = now_s() + r->cfg->retry.deadline_s;
+        struct rp_origin o = origin_of(r, j);
+        note_failure(r,
+                     rp_dataset_add_chunk(r->ds, &o, di->chunks.items[c].text, di->chunks.items[c].n_tokens,
+                                          &err),
+                     &err);
+        if (!r->has_llm)
+            finish_job(r, j, OUT_PENDING);
+        else
+            wait_push(r, j);
+    }
+    if (--di->refs == 0)
+        doc_item_free(di);
+}
+
+/* Documents are taken while the waiting list is short: enough to keep
+ * every backend full without holding the whole input in memory. */
+static size_t want_waiting(const struct run *r)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < r->cfg->n_tiers; i++)
+        cap += rp_router_capacity(r->router, (int)i);
+    return cap + 8;
+}
+
+static void loop(struct run *r)
+{
+    size_t low = want_waiting(r);
+    while (!r->failed) {
+        /* Intake. */
+        while (!r->ingest_done && r->n_waiting < low) {
+            bool idle = r->n_in_flight == 0 && r->n_waiting == 0;
+            struct doc_item *di = idle ? rp_queue_pop(r->q) : rp_queue_try_pop(r->q);
+            if (!di) {
+                if (idle)
+                    r->ingest_done = true; /* closed and drained */
+                break;
+            }
+            take_doc(r, di);
+        }
+        dispatch(r);
+        flush_window(r);
+        if (r->ingest_done && r->n_waiting == 0 && r->n_in_flight == 0)
+            break;
+        /* Wait for a completion (or, when nothing runs, a moment for a tier
+         * to come back from an open breaker). */
+        struct job *j = NULL;
+        if (r->n_in_flight)
+            j = rp_queue_pop_timeout(r->done, r->ingest_done ? 200 : 20);
+        else if (r->n_waiting) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        while (j) {
+            handle_done(r, j);
+            j = rp_queue_try_pop(r->done);
+        }
+    }
+}
+
+/* ---- set-up ---- */
+
+static enum rp_err setup_tiers(struct run *r, struct rp_error *err)
+{
+    const struct rp_config *cfg = r->cfg;
+    if (cfg->n_tiers > RP_RUN_MAX_TIERS)
+        return rp_error_set(err, RP_ERR_CONFIG, "at most %d tiers", RP_RUN_MAX_TIERS);
+    r->sum->n_tiers = cfg->n_tiers;
+    for (size_t i = 0; i < cfg->n_tiers; i++) {
+        const struct rp_tier_config *t = &cfg->tiers[i];
+        snprintf(r->sum->tiers[i].name, sizeof(r->sum->tiers[i].name), "%s", t->name);
+        r->sum->tiers[i].kind = rp_backend_kind_name(t->kind);
+        if (t->kind == RP_BACKEND_EXTRACTIVE)
+            continue;
+        r->has_llm = true;
+        enum rp_err e = rp_prompt_set_load(t->system_prompt, t->prompt_template, &r->tiers[i].prompts, err);
+        if (e) {
+            rp_error_prefix(err, "tier '%s': ", t->name);
+            return e;
+        }
+        if (t->kind == RP_BACKEND_LLAMA && !r->tok) {
+            r->tok = rp_llama_tokenizer_new(t->model, err);
+            if (!r->tok) {
+                rp_error_prefix(err, "tier '%s': ", t->name);
+                return err->code ? err->code : RP_ERR_MODEL;
+            }
+        }
+    }
+    r->has_extractive = cfg->n_tiers > 0 && cfg->tiers[0].kind == RP_BACKEND_EXTRACTIVE;
+    struct rp_router_params rp = {
+        .config = cfg,
+        .exe = r->p->exe,
+        .memory_budget_mb = r->p->memory_budget_mb,
+    };
+    r->router = rp_router_new(&rp, on_backend_done, r, err);
+    if (!r->router)
+        return err->code ? err->code : RP_ERR_BACKEND;
+    size_t cap = 16;
+    for (size_t i = 0; i < cfg->n_tiers; i++)
+        cap += rp_router_capacity(r->router, (int)i);
+    r->done = rp_queue_new(cap);
+    if (!r->done)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    return RP_OK;
 }
 
 enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *summary,
@@ -339,16 +748,14 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
 {
     double t0 = now_s();
     memset(summary, 0, sizeof(*summary));
-    struct run r = {.p = params, .sum = summary};
+    struct run r = {.p = params, .cfg = params->config, .sum = summary};
     rp_path_list_init(&r.files);
     enum rp_err rc = RP_OK;
     pthread_t ingest;
     bool ingest_started = false;
 
-    if (!params->llama.model_path)
-        return rp_error_set(err, RP_ERR_CONFIG,
-                            "no model configured: pass --model PATH.gguf (a GGUF file llama.cpp can "
-                            "load) or set RANPIPE_MODEL");
+    if (!params->config)
+        return rp_error_set(err, RP_ERR_CONFIG, "no configuration given");
     if (params->n_inputs == 0)
         return rp_error_set(err, RP_ERR_INVAL, "no input files or directories given");
     for (size_t i = 0; i < params->n_inputs; i++) {
@@ -361,22 +768,25 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
         rc = rp_error_set(err, RP_ERR_NOENT, "no files found in the given inputs");
         goto out;
     }
-
+    rc = setup_tiers(&r, err);
+    if (rc)
+        goto out;
     r.ds = rp_dataset_open(params->out_dir, err);
     if (!r.ds) {
-        rc = err ? err->code : RP_ERR_IO;
+        rc = err->code ? err->code : RP_ERR_IO;
         goto out;
     }
-    r.m = rp_llama_new(&params->llama, err);
-    if (!r.m) {
-        rc = err ? err->code : RP_ERR_MODEL;
-        goto out;
+    for (size_t i = 0; i < r.cfg->n_tiers; i++) {
+        const struct rp_tier_config *t = &r.cfg->tiers[i];
+        if (t->kind == RP_BACKEND_LLAMA)
+            rp_info("tier '%s': llama, model '%s', %d worker(s) x %d parallel sequences, up to complexity %.2f",
+                    t->name, t->model, t->workers > 0 ? t->workers : 1, t->llama.n_parallel,
+                    (double)t->max_complexity);
+        else if (t->kind == RP_BACKEND_OPENAI)
+            rp_info("tier '%s': openai, %s%s, up to complexity %.2f", t->name, t->base_urls[0],
+                    t->n_base_urls > 1 ? " (and more)" : "", (double)t->max_complexity);
     }
-    r.model_name = rp_llama_model_name(r.m);
-    snprintf(summary->model, sizeof(summary->model), "%s", r.model_name);
-    rp_info("model '%s': %d parallel sequences, %d threads; %zu input file%s", r.model_name,
-            rp_llama_params(r.m)->n_parallel, rp_llama_params(r.m)->n_threads, r.files.n,
-            r.files.n == 1 ? "" : "s");
+    rp_info("%zu input file%s", r.files.n, r.files.n == 1 ? "" : "s");
 
     r.q = rp_queue_new(params->queue_docs ? params->queue_docs : 4);
     if (!r.q) {
@@ -389,19 +799,16 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
     }
     ingest_started = true;
 
-    rc = rp_llama_run(r.m, &params->sampling, on_next, on_done, &r, &summary->gen, err);
-    if (!rc && r.failed) {
-        rc = r.write_err.code ? r.write_err.code : RP_ERR_IO;
-        if (err)
-            *err = r.write_err;
+    loop(&r);
+    if (r.failed) {
+        rc = r.fail_err.code ? r.fail_err.code : RP_ERR_IO;
+        *err = r.fail_err;
     }
-    rp_debug("generation: %.2f s decoding in %llu steps, %.2f s sampling, %.2f s wall",
-             summary->gen.decode_seconds, (unsigned long long)summary->gen.decode_calls,
-             summary->gen.sample_seconds, summary->gen.wall_seconds);
     if (!rc)
         rc = rp_dataset_commit(r.ds, err);
     summary->pairs = rp_dataset_n_pairs(r.ds);
     summary->rejects = rp_dataset_n_rejects(r.ds);
+    summary->pending = rp_dataset_n_pending(r.ds);
 out:
     if (r.q)
         rp_queue_close(r.q);
@@ -411,23 +818,34 @@ out:
         while ((di = rp_queue_try_pop(r.q)) != NULL)
             doc_item_free(di);
     }
-    /* Jobs still in the window only exist when the run failed midway. */
-    for (size_t i = 0; i < (size_t)(r.next_seq - r.next_write); i++) {
-        struct job *j = r.window[i];
-        if (!j)
-            continue;
-        if (--j->di->outstanding == 0 && j->di != r.cur)
-            doc_item_free(j->di);
-        rp_buf_release(&j->user);
-        rp_buf_release(&j->grammar);
-        rp_gen_request_release(&j->req);
-        free(j);
+    /* Stopping the backends finishes what they hold (cancelled). */
+    if (r.router) {
+        for (size_t i = 0; i < r.cfg->n_tiers; i++)
+            rp_router_tier_stats(r.router, (int)i, &summary->tiers[i].stats);
+        rp_router_free(r.router);
     }
+    for (size_t i = 0; i < summary->n_tiers; i++) {
+        summary->requests_failed += summary->tiers[i].failed;
+        summary->prompt_tokens += summary->tiers[i].prompt_tokens;
+        summary->gen_tokens += summary->tiers[i].gen_tokens;
+    }
+    if (r.t_first_submit > 0 && r.t_last_done > r.t_first_submit)
+        summary->gen_seconds = r.t_last_done - r.t_first_submit;
+    /* Jobs still around exist only when the run failed midway. */
+    if (r.done) {
+        struct job *j;
+        while ((j = rp_queue_try_pop(r.done)) != NULL)
+            j->in_flight = false;
+    }
+    for (size_t i = 0; i < (size_t)(r.next_seq - r.next_write); i++)
+        if (r.window[i])
+            job_free(&r, r.window[i]);
     free(r.window);
-    if (r.cur)
-        doc_item_free(r.cur);
     rp_queue_free(r.q);
-    rp_llama_free(r.m);
+    rp_queue_free(r.done);
+    for (size_t i = 0; i < RP_RUN_MAX_TIERS; i++)
+        rp_prompt_set_free(r.tiers[i].prompts);
+    rp_llama_free(r.tok);
     rp_dataset_free(r.ds);
     rp_path_list_release(&r.files);
     summary->seconds = now_s() - t0;

@@ -101,6 +101,29 @@ void *rp_queue_pop(struct rp_queue *q)
     return item;
 }
 
+void *rp_queue_pop_timeout(struct rp_queue *q, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&q->mu);
+    if (q->len == 0 && !q->closed) {
+        uint64_t t0 = now_ns();
+        while (q->len == 0 && !q->closed)
+            if (pthread_cond_timedwait(&q->not_empty, &q->mu, &until) != 0)
+                break;
+        q->stats.pop_wait_ns += now_ns() - t0;
+    }
+    void *item = q->len ? take_locked(q) : NULL;
+    pthread_mutex_unlock(&q->mu);
+    return item;
+}
+
 void *rp_queue_try_pop(struct rp_queue *q)
 {
     pthread_mutex_lock(&q->mu);
