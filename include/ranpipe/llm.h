@@ -27,6 +27,8 @@
 #include "ranpipe/buf.h"
 #include "ranpipe/error.h"
 
+#define RP_GPU_LAYERS_AUTO (-2)
+
 struct rp_llama_params {
     const char *model_path; /* GGUF file (borrowed) */
     int n_ctx_seq;          /* context tokens per sequence (default 4096) */
@@ -34,7 +36,9 @@ struct rp_llama_params {
     int n_threads;          /* 0: all cores */
     int n_batch;            /* tokens per llama_decode call (default 512) */
     int n_ubatch;           /* physical batch (default 512) */
-    int n_gpu_layers;       /* layers offloaded to a GPU build; -1 all (default 0) */
+    int n_gpu_layers;       /* layers offloaded to a GPU build; -1 all; RP_GPU_LAYERS_AUTO
+                             * (the default): all when llama.cpp was built with a GPU
+                             * backend that found a device, else none */
 };
 
 struct rp_llama_params rp_llama_default_params(void);

@@ -286,7 +286,10 @@ static enum rp_err worker_spawn(struct lb *l, struct worker *w, struct rp_error 
     fmt_arg(a_par, sizeof(a_par), "%d", lp->n_parallel);
     fmt_arg(a_thr, sizeof(a_thr), "%d", threads);
     fmt_arg(a_bat, sizeof(a_bat), "%d", lp->n_batch);
-    fmt_arg(a_gpu, sizeof(a_gpu), "%d", lp->n_gpu_layers);
+    if (lp->n_gpu_layers == RP_GPU_LAYERS_AUTO)
+        fmt_arg(a_gpu, sizeof(a_gpu), "auto");
+    else
+        fmt_arg(a_gpu, sizeof(a_gpu), "%d", lp->n_gpu_layers);
     fmt_arg(a_tmp, sizeof(a_tmp), "%.9g", (double)l->p.sampling.temperature);
     fmt_arg(a_tk, sizeof(a_tk), "%d", l->p.sampling.top_k);
     fmt_arg(a_tp, sizeof(a_tp), "%.9g", (double)l->p.sampling.top_p);

@@ -57,7 +57,8 @@ void rp_cmd_run_help(void)
            "  -t, --threads N        CPU threads per worker (default: cores / workers)\n"
            "      --batch N          tokens per decode step (default: %d)\n"
            "      --gpu-layers N     layers to offload with a GPU build of llama.cpp;\n"
-           "                         -1 for all (default: %d)\n"
+           "                         -1 for all, auto: all when a GPU build finds a\n"
+           "                         device (default: auto)\n"
            "Options that override every LLM tier:\n"
            "      --pairs N          maximum pairs per chunk (default: %d)\n"
            "      --max-tokens N     cap on generated tokens per chunk (default: as the\n"
@@ -76,7 +77,7 @@ void rp_cmd_run_help(void)
            "Exit status: 0 when the run completed (failed files and chunks are in\n"
            "rejects.jsonl), 1 when it could not run (bad config, unreadable input,\n"
            "unwritable output), 2 for a usage error.\n",
-           lp.n_ctx_seq, lp.n_parallel, lp.n_batch, lp.n_gpu_layers, qs.max_pairs, (double)sp.temperature,
+           lp.n_ctx_seq, lp.n_parallel, lp.n_batch, qs.max_pairs, (double)sp.temperature,
            sp.top_k, (double)sp.top_p, cp.max_tokens, cp.overlap_tokens);
 }
 
@@ -148,7 +149,7 @@ static void apply_overrides(struct rp_config *c, const struct overrides *o)
                 t->llama.n_threads = (int)o->threads;
             if (o->batch > 0)
                 t->llama.n_batch = t->llama.n_ubatch = (int)o->batch;
-            if (o->gpu_layers >= -1 && o->gpu_layers != -2)
+            if (o->gpu_layers != -3)
                 t->llama.n_gpu_layers = (int)o->gpu_layers;
         }
         if (o->pairs > 0)
@@ -221,7 +222,7 @@ int rp_cmd_run(int argc, char **argv)
     const char *endpoint = NULL, *config_path = NULL;
     bool model_given = false;
     struct overrides o = {.workers = -1, .ctx = -1, .parallel = -1, .threads = -1, .batch = -1,
-                          .gpu_layers = -2, .chunk_tokens = -1, .chunk_overlap = -1, .pairs = -1,
+                          .gpu_layers = -3, .chunk_tokens = -1, .chunk_overlap = -1, .pairs = -1,
                           .max_tokens = -1, .top_k = -1};
     long v;
     float f;
@@ -269,7 +270,9 @@ int rp_cmd_run(int argc, char **argv)
                 return RP_EXIT_USAGE;
             break;
         case OPT_GPU_LAYERS:
-            if (!rp_cli_opt_long("run", "--gpu-layers", optarg, -1, 10000, &o.gpu_layers))
+            if (strcmp(optarg, "auto") == 0)
+                o.gpu_layers = RP_GPU_LAYERS_AUTO;
+            else if (!rp_cli_opt_long("run", "--gpu-layers", optarg, -1, 10000, &o.gpu_layers))
                 return RP_EXIT_USAGE;
             break;
         case OPT_CHUNK_TOKENS:

@@ -28,7 +28,7 @@ void rp_cmd_worker_help(void)
            "  -p, --parallel N       sequences decoded together\n"
            "  -t, --threads N        CPU threads (0: all cores)\n"
            "      --batch N          tokens per decode step\n"
-           "      --gpu-layers N     layers offloaded to a GPU build (-1: all)\n"
+           "      --gpu-layers N     layers offloaded to a GPU build (-1: all, auto)\n"
            "      --temperature F, --top-k N, --top-p F, --max-tokens N   sampling\n"
            "      --log-level L      debug, info, warn, error\n"
            "  -h, --help             show this help\n");
@@ -118,7 +118,9 @@ int rp_cmd_worker(int argc, char **argv)
             p.llama.n_batch = p.llama.n_ubatch = (int)v;
             break;
         case OPT_GPU:
-            if (!rp_cli_opt_long("worker", "--gpu-layers", optarg, -1, 10000, &v))
+            if (strcmp(optarg, "auto") == 0)
+                v = RP_GPU_LAYERS_AUTO;
+            else if (!rp_cli_opt_long("worker", "--gpu-layers", optarg, -1, 10000, &v))
                 return RP_EXIT_USAGE;
             p.llama.n_gpu_layers = (int)v;
             break;

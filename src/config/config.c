@@ -686,7 +686,7 @@ static const struct key tier_keys[] = {
     TK("threads", V_INT, llama.n_threads, 0, 1024, K_LLAMA),
     TK("batch", V_INT, llama.n_batch, 1, 1 << 16, K_LLAMA),
     TK("ubatch", V_INT, llama.n_ubatch, 1, 1 << 16, K_LLAMA),
-    TK("gpu_layers", V_INT, llama.n_gpu_layers, -1, 10000, K_LLAMA),
+    TK("gpu_layers", V_INT, llama.n_gpu_layers, -1, 10000, K_LLAMA), /* or "auto" */
     TK("workers", V_INT, workers, 1, 64, K_LLAMA),
     TK("memory_budget_mb", V_SIZE, memory_budget_mb, 0, 1 << 24, K_LLAMA),
     /* openai */
@@ -1004,6 +1004,10 @@ static enum rp_err set_value(struct loader *ld, const struct node *at, const str
     switch (d->type) {
     case V_INT:
     case V_SIZE:
+        if (d->type == V_INT && !strcmp(d->name, "gpu_layers") && v->type == NODE_SCALAR && strcmp(v->str, "auto") == 0) {
+            *(int *)slot = RP_GPU_LAYERS_AUTO;
+            return RP_OK;
+        }
         if (!parse_ll(v, &ll) || (double)ll < d->min || (double)ll > d->max)
             return bad_number(ld, at, v, path, d);
         if (d->type == V_INT)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "llm_int.h"
@@ -63,7 +64,7 @@ struct rp_llama_params rp_llama_default_params(void)
         .n_threads = 0,
         .n_batch = 512,
         .n_ubatch = 512,
-        .n_gpu_layers = 0,
+        .n_gpu_layers = RP_GPU_LAYERS_AUTO,
     };
     return p;
 }
@@ -102,6 +103,22 @@ static void backend_init_once(void)
     }
 }
 
+/* A model larger than the memory available is paged from disk on every
+ * token: say so before the user waits for it. */
+static void warn_if_too_big(const char *path, bool gpu)
+{
+    struct stat sb;
+    if (gpu || stat(path, &sb) != 0)
+        return;
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return;
+    double avail = (double)pages * (double)page;
+    if ((double)sb.st_size > avail * 0.9)
+        rp_warn("model '%s' (%.1f GB) is larger than the free memory (%.1f GB): expect it to be slow",
+                path, (double)sb.st_size / 1e9, avail / 1e9);
+}
+
 struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_error *err)
 {
     if (!params->model_path || !*params->model_path) {
@@ -132,7 +149,11 @@ struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_er
         m->params.n_ubatch = m->params.n_batch;
 
     struct llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = params->n_gpu_layers < 0 ? 999 : params->n_gpu_layers;
+    int ngl = params->n_gpu_layers;
+    if (ngl == RP_GPU_LAYERS_AUTO)
+        ngl = llama_supports_gpu_offload() ? -1 : 0;
+    mp.n_gpu_layers = ngl < 0 ? 999 : ngl;
+    warn_if_too_big(params->model_path, ngl != 0);
     m->model = llama_model_load_from_file(params->model_path, mp);
     if (!m->model) {
         rp_error_set(err, RP_ERR_MODEL,

@@ -1124,11 +1124,28 @@ static void names_lookup_and_release(void **state)
     assert_true(is_zeroed(&f->c));
 }
 
+static void gpu_layers_auto(void **state)
+{
+    (void)state;
+    const char *yaml = "tiers:\n  - {name: a, backend: llama, model: m.gguf, gpu_layers: auto}\n"
+                       "  - {name: b, backend: llama, model: m.gguf, gpu_layers: 12}\n"
+                       "  - {name: c, backend: llama, model: m.gguf}\n";
+    struct rp_config c;
+    struct rp_error err;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(rp_config_parse("t.yaml", yaml, strlen(yaml), &c, &err), RP_OK);
+    assert_int_equal(c.tiers[0].llama.n_gpu_layers, RP_GPU_LAYERS_AUTO);
+    assert_int_equal(c.tiers[1].llama.n_gpu_layers, 12);
+    assert_int_equal(c.tiers[2].llama.n_gpu_layers, RP_GPU_LAYERS_AUTO); /* the default */
+    rp_config_release(&c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(defaults_no_file),
+        cmocka_unit_test(gpu_layers_auto),
         T(defaults_model),
         T(defaults_endpoint),
         T(defaults_both),
