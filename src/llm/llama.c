@@ -119,15 +119,17 @@ static void warn_if_too_big(const char *path, bool gpu)
                 path, (double)sb.st_size / 1e9, avail / 1e9);
 }
 
-struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_error *err)
+/* Opens model_path with its vocabulary (and its weights unless
+ * vocab_only) into a new rp_llama whose params are p; names it. */
+static struct rp_llama *open_model(const char *model_path, const struct rp_llama_params *p,
+                                   bool vocab_only, struct rp_error *err)
 {
-    if (!params->model_path || !*params->model_path) {
+    if (!model_path || !*model_path) {
         rp_error_set(err, RP_ERR_INVAL, "no model path given");
         return NULL;
     }
-    if (access(params->model_path, R_OK) != 0) {
-        rp_error_set(err, RP_ERR_NOENT, "cannot open model '%s': no such readable file",
-                     params->model_path);
+    if (access(model_path, R_OK) != 0) {
+        rp_error_set(err, RP_ERR_NOENT, "cannot open model '%s': no such readable file", model_path);
         return NULL;
     }
     backend_init_once();
@@ -136,7 +138,40 @@ struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_er
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    m->params = *params;
+    m->params = *p;
+    m->params.model_path = model_path;
+    struct llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = vocab_only;
+    if (!vocab_only) {
+        int ngl = p->n_gpu_layers;
+        if (ngl == RP_GPU_LAYERS_AUTO)
+            ngl = llama_supports_gpu_offload() ? -1 : 0;
+        mp.n_gpu_layers = ngl < 0 ? 999 : ngl;
+        warn_if_too_big(model_path, ngl != 0);
+    }
+    m->model = llama_model_load_from_file(model_path, mp);
+    if (!m->model) {
+        rp_error_set(err, RP_ERR_MODEL,
+                     "cannot load model '%s': not a GGUF model llama.cpp can read (see the log "
+                     "above with --log-level debug)",
+                     model_path);
+        free(m);
+        return NULL;
+    }
+    m->vocab = llama_model_get_vocab(m->model);
+    m->n_vocab = llama_vocab_n_tokens(m->vocab);
+    if (llama_model_meta_val_str(m->model, "general.name", m->name, sizeof(m->name)) <= 0) {
+        const char *base = strrchr(model_path, '/');
+        snprintf(m->name, sizeof(m->name), "%s", base ? base + 1 : model_path);
+    }
+    return m;
+}
+
+struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_error *err)
+{
+    struct rp_llama *m = open_model(params->model_path, params, false, err);
+    if (!m)
+        return NULL;
     if (m->params.n_threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         m->params.n_threads = n > 0 ? (int)n : 1;
@@ -148,22 +183,6 @@ struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_er
     if (m->params.n_ubatch <= 0 || m->params.n_ubatch > m->params.n_batch)
         m->params.n_ubatch = m->params.n_batch;
 
-    struct llama_model_params mp = llama_model_default_params();
-    int ngl = params->n_gpu_layers;
-    if (ngl == RP_GPU_LAYERS_AUTO)
-        ngl = llama_supports_gpu_offload() ? -1 : 0;
-    mp.n_gpu_layers = ngl < 0 ? 999 : ngl;
-    warn_if_too_big(params->model_path, ngl != 0);
-    m->model = llama_model_load_from_file(params->model_path, mp);
-    if (!m->model) {
-        rp_error_set(err, RP_ERR_MODEL,
-                     "cannot load model '%s': not a GGUF model llama.cpp can read (see the log "
-                     "above with --log-level debug)",
-                     params->model_path);
-        goto fail;
-    }
-    m->vocab = llama_model_get_vocab(m->model);
-    m->n_vocab = llama_vocab_n_tokens(m->vocab);
     if (!rp__vocab_index_build(&m->ix, m->vocab)) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         goto fail;
@@ -189,10 +208,6 @@ struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_er
         goto fail;
     }
 
-    if (llama_model_meta_val_str(m->model, "general.name", m->name, sizeof(m->name)) <= 0) {
-        const char *base = strrchr(params->model_path, '/');
-        snprintf(m->name, sizeof(m->name), "%s", base ? base + 1 : params->model_path);
-    }
     m->tmpl = llama_model_chat_template(m->model, NULL);
     if (!m->tmpl) {
         rp_warn("model '%s' has no chat template; using ChatML", params->model_path);
@@ -208,37 +223,8 @@ fail:
 
 struct rp_llama *rp_llama_tokenizer_new(const char *model_path, struct rp_error *err)
 {
-    if (!model_path || access(model_path, R_OK) != 0) {
-        rp_error_set(err, RP_ERR_NOENT, "cannot open model '%s': no such readable file",
-                     model_path ? model_path : "");
-        return NULL;
-    }
-    backend_init_once();
-    struct rp_llama *m = calloc(1, sizeof(*m));
-    if (!m) {
-        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    m->params = rp_llama_default_params();
-    m->params.model_path = model_path;
-    struct llama_model_params mp = llama_model_default_params();
-    mp.vocab_only = true;
-    m->model = llama_model_load_from_file(model_path, mp);
-    if (!m->model) {
-        rp_error_set(err, RP_ERR_MODEL,
-                     "cannot load model '%s': not a GGUF model llama.cpp can read (see the log "
-                     "above with --log-level debug)",
-                     model_path);
-        free(m);
-        return NULL;
-    }
-    m->vocab = llama_model_get_vocab(m->model);
-    m->n_vocab = llama_vocab_n_tokens(m->vocab);
-    if (llama_model_meta_val_str(m->model, "general.name", m->name, sizeof(m->name)) <= 0) {
-        const char *base = strrchr(model_path, '/');
-        snprintf(m->name, sizeof(m->name), "%s", base ? base + 1 : model_path);
-    }
-    return m;
+    struct rp_llama_params p = rp_llama_default_params();
+    return open_model(model_path, &p, true, err);
 }
 
 void rp_llama_free(struct rp_llama *m)
