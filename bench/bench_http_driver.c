@@ -66,7 +66,7 @@ int main(int argc, char **argv)
                          "parameter pZeroNominalPusch, as a JSON array of objects with the keys "
                          "question and answer.";
     const char *schema = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -89,7 +89,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "ranpipe-bench-http: unknown option '%s'\n", a);
             return 2;
         }
-        i++;
     }
     if (n_urls == 0) {
         fprintf(stderr, "ranpipe-bench-http: --url is required\n");
