@@ -876,8 +876,7 @@ static void test_random_documents(void **state)
                                          " | ",
                                          "|---|---|\n",
                                          "| MO Class | Parameter | Default | Unit |\n",
-                                         "| Counter | "
-                                         "Description |\n",
+                                         "| Counter | Description |\n",
                                          "NRCellDU",
                                          "-140",
                                          "dBm",

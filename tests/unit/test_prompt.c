@@ -79,11 +79,12 @@ static const char *source_dir(void)
     if (d && *d)
         return d;
     static const char suffix[] = "/tests/unit/test_prompt.c";
-    size_t n = strlen(__FILE__);
-    if (__FILE__[0] != '/' || n < sizeof(suffix) || n - (sizeof(suffix) - 1) >= sizeof(dir) ||
-        strcmp(__FILE__ + n - (sizeof(suffix) - 1), suffix) != 0)
+    const char *file = __FILE__;
+    size_t n = strlen(file);
+    if (file[0] != '/' || n < sizeof(suffix) || n - (sizeof(suffix) - 1) >= sizeof(dir) ||
+        strcmp(file + n - (sizeof(suffix) - 1), suffix) != 0)
         fail_msg("RANPIPE_SOURCE_DIR is not set (run the test through ctest)");
-    memcpy(dir, __FILE__, n - (sizeof(suffix) - 1));
+    memcpy(dir, file, n - (sizeof(suffix) - 1));
     dir[n - (sizeof(suffix) - 1)] = '\0';
     return dir;
 }
