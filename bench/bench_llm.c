@@ -6,9 +6,11 @@
  *   ranpipe-bench-llm --model GGUF --exe RANPIPE [--parallel P] [--requests R]
  *                     [--prompt PP] [--gen TG] [--threads T] [--grammar on|off]
  *                     [--ctx N] [--inproc]
- *       Starts a backend with one worker (P sequences, T threads), waits for
- *       the model, then submits R requests of about PP prompt tokens with
- *       max_tokens TG (at most 2P in flight: the backend's capacity), and
+ *       Starts a backend with one worker (P sequences, default 8; T threads,
+ *       default 2; context per sequence N, default what the requests need),
+ *       waits for the model, then submits R requests (default 2P) of about
+ *       PP prompt tokens (default 128) with max_tokens TG (default 64), at
+ *       most 2P in flight (the backend's capacity), and
  *       prints the aggregate generated tokens/s (the sum of n_gen_tokens over
  *       the wall time from the first submit to the last done) and the
  *       per-request latency p50. --grammar on gives every request the QA
@@ -19,9 +21,10 @@
  *
  *   ranpipe-bench-llm --switch --model A --model-b B --exe RANPIPE [--parallel P]
  *                     [--prompt PP] [--threads T] [--ctx N] [--rounds N]
- *       Model switch (parallel and context default to a run's: 4 x 4096): a backend on A runs one request and is stopped (its
+ *       Model switch, with a run's parallel sequences and context (4 x 4096)
+ *       unless given: a backend on A runs one request and is stopped (its
  *       worker exits: the model is unloaded); then a backend on B is started
- *       and a max_tokens=1 request is submitted at once; the time from
+ *       and a max_tokens=1 request is submitted at once; the time from the
  *       start to its response is the switch's first token. Then B -> A.
  *       One untimed round first, so the page cache holds both files.
  *
@@ -90,10 +93,11 @@ static double median(double *v, size_t n)
 static enum rp_err make_prompt(int n_tokens, unsigned seed, struct rp_buf *out)
 {
     static const char *const words[] = {
-        "the", "cell", "uses", "a", "new", "carrier", "when", "load", "is", "high", "and",
-        "each", "user", "can", "move", "to", "another", "band", "if", "signal", "drops",
-        "below", "this", "level", "for", "more", "than", "one", "second", "so", "that",
-        "power", "stays", "low", "in", "all", "other", "cases", "we", "keep", "it",
+        "the",   "cell",   "uses",  "a",     "new",   "carrier", "when", "load",    "is",
+        "high",  "and",    "each",  "user",  "can",   "move",    "to",   "another", "band",
+        "if",    "signal", "drops", "below", "this",  "level",   "for",  "more",    "than",
+        "one",   "second", "so",    "that",  "power", "stays",   "low",  "in",      "all",
+        "other", "cases",  "we",    "keep",  "it",
     };
     const size_t nw = sizeof(words) / sizeof(words[0]);
     int n = n_tokens > 12 ? n_tokens - 10 : 2;
@@ -191,8 +195,8 @@ static int summarize(const struct opts *o, struct job *jobs, int n, double t0, d
     return s->errors ? 1 : 0;
 }
 
-static void print_summary(const struct opts *o, const char *how, const struct summary *s,
-                          int n, const struct rp_gen_stats *st)
+static void print_summary(const struct opts *o, const char *how, const struct summary *s, int n,
+                          const struct rp_gen_stats *st)
 {
     double tps = s->wall > 0 ? (double)s->gen / s->wall : 0;
     double pavg = n ? (double)s->prompt / n : 0;
@@ -203,16 +207,17 @@ static void print_summary(const struct opts *o, const char *how, const struct su
            how, o->parallel, o->threads, o->grammar ? "on" : "off", n, pavg, gavg, o->gen, s->early,
            s->gen, s->wall, tps, s->p50, s->slot_p50);
     if (st)
-        printf("engine: %llu decode calls, decode %.2f s, sampling %.2f s (%llu grammar fallbacks), "
-               "rp_llama_run %.2f s\n",
-               (unsigned long long)st->decode_calls, st->decode_seconds, st->sample_seconds,
-               (unsigned long long)st->grammar_fallbacks, st->wall_seconds);
+        printf(
+            "engine: %llu decode calls, decode %.2f s, sampling %.2f s (%llu grammar fallbacks), "
+            "rp_llama_run %.2f s\n",
+            (unsigned long long)st->decode_calls, st->decode_seconds, st->sample_seconds,
+            (unsigned long long)st->grammar_fallbacks, st->wall_seconds);
     printf("RESULT tps=%.2f gen=%llu requests=%d early=%d prompt_avg=%.1f gen_avg=%.1f wall=%.3f "
            "p50=%.3f slot_p50=%.3f fallbacks=%d",
            tps, s->gen, n, s->early, pavg, gavg, s->wall, s->p50, s->slot_p50, s->fallbacks);
     if (st)
-        printf(" decode_calls=%llu decode_s=%.3f sample_s=%.3f", (unsigned long long)st->decode_calls,
-               st->decode_seconds, st->sample_seconds);
+        printf(" decode_calls=%llu decode_s=%.3f sample_s=%.3f",
+               (unsigned long long)st->decode_calls, st->decode_seconds, st->sample_seconds);
     printf("\n");
 }
 
@@ -468,46 +473,99 @@ static bool parse_int(const char *name, const char *s, int lo, int hi, int *out)
     return true;
 }
 
-enum { O_MODEL = 256, O_MODEL_B, O_EXE, O_PAR, O_REQ, O_PROMPT, O_GEN, O_THR, O_GRAMMAR, O_CTX,
-       O_INPROC, O_SWITCH, O_ROUNDS, O_LOG };
+enum {
+    O_MODEL = 256,
+    O_MODEL_B,
+    O_EXE,
+    O_PAR,
+    O_REQ,
+    O_PROMPT,
+    O_GEN,
+    O_THR,
+    O_GRAMMAR,
+    O_CTX,
+    O_INPROC,
+    O_SWITCH,
+    O_ROUNDS,
+    O_LOG
+};
 
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"model", required_argument, NULL, O_MODEL},     {"model-b", required_argument, NULL, O_MODEL_B},
-        {"exe", required_argument, NULL, O_EXE},         {"parallel", required_argument, NULL, O_PAR},
-        {"requests", required_argument, NULL, O_REQ},    {"prompt", required_argument, NULL, O_PROMPT},
-        {"gen", required_argument, NULL, O_GEN},         {"threads", required_argument, NULL, O_THR},
-        {"grammar", required_argument, NULL, O_GRAMMAR}, {"ctx", required_argument, NULL, O_CTX},
-        {"inproc", no_argument, NULL, O_INPROC},         {"switch", no_argument, NULL, O_SWITCH},
-        {"rounds", required_argument, NULL, O_ROUNDS},   {"log-level", required_argument, NULL, O_LOG},
+        {"model", required_argument, NULL, O_MODEL},
+        {"model-b", required_argument, NULL, O_MODEL_B},
+        {"exe", required_argument, NULL, O_EXE},
+        {"parallel", required_argument, NULL, O_PAR},
+        {"requests", required_argument, NULL, O_REQ},
+        {"prompt", required_argument, NULL, O_PROMPT},
+        {"gen", required_argument, NULL, O_GEN},
+        {"threads", required_argument, NULL, O_THR},
+        {"grammar", required_argument, NULL, O_GRAMMAR},
+        {"ctx", required_argument, NULL, O_CTX},
+        {"inproc", no_argument, NULL, O_INPROC},
+        {"switch", no_argument, NULL, O_SWITCH},
+        {"rounds", required_argument, NULL, O_ROUNDS},
+        {"log-level", required_argument, NULL, O_LOG},
         {NULL, 0, NULL, 0},
     };
-    struct opts o = {.parallel = 0, .requests = 0, .prompt = 128, .gen = 64, .threads = 2, .ctx = 0,
+    struct opts o = {.parallel = 0,
+                     .requests = 0,
+                     .prompt = 128,
+                     .gen = 64,
+                     .threads = 2,
+                     .ctx = 0,
                      .rounds = 2};
     enum rp_log_level level = RP_LOG_WARN;
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         bool ok = true;
         switch (c) {
-        case O_MODEL: o.model = optarg; break;
-        case O_MODEL_B: o.model_b = optarg; break;
-        case O_EXE: o.exe = optarg; break;
-        case O_PAR: ok = parse_int("--parallel", optarg, 1, 256, &o.parallel); break;
-        case O_REQ: ok = parse_int("--requests", optarg, 1, 1 << 20, &o.requests); break;
-        case O_PROMPT: ok = parse_int("--prompt", optarg, 4, 1 << 16, &o.prompt); break;
-        case O_GEN: ok = parse_int("--gen", optarg, 1, 1 << 16, &o.gen); break;
-        case O_THR: ok = parse_int("--threads", optarg, 0, 1024, &o.threads); break;
-        case O_CTX: ok = parse_int("--ctx", optarg, 256, 1 << 20, &o.ctx); break;
-        case O_ROUNDS: ok = parse_int("--rounds", optarg, 1, 100, &o.rounds); break;
-        case O_INPROC: o.inproc = true; break;
-        case O_SWITCH: o.sw = true; break;
+        case O_MODEL:
+            o.model = optarg;
+            break;
+        case O_MODEL_B:
+            o.model_b = optarg;
+            break;
+        case O_EXE:
+            o.exe = optarg;
+            break;
+        case O_PAR:
+            ok = parse_int("--parallel", optarg, 1, 256, &o.parallel);
+            break;
+        case O_REQ:
+            ok = parse_int("--requests", optarg, 1, 1 << 20, &o.requests);
+            break;
+        case O_PROMPT:
+            ok = parse_int("--prompt", optarg, 4, 1 << 16, &o.prompt);
+            break;
+        case O_GEN:
+            ok = parse_int("--gen", optarg, 1, 1 << 16, &o.gen);
+            break;
+        case O_THR:
+            ok = parse_int("--threads", optarg, 0, 1024, &o.threads);
+            break;
+        case O_CTX:
+            ok = parse_int("--ctx", optarg, 256, 1 << 20, &o.ctx);
+            break;
+        case O_ROUNDS:
+            ok = parse_int("--rounds", optarg, 1, 100, &o.rounds);
+            break;
+        case O_INPROC:
+            o.inproc = true;
+            break;
+        case O_SWITCH:
+            o.sw = true;
+            break;
         case O_GRAMMAR:
             ok = !strcmp(optarg, "on") || !strcmp(optarg, "off");
             o.grammar = !strcmp(optarg, "on");
             break;
-        case O_LOG: ok = rp_log_parse_level(optarg, &level); break;
-        default: ok = false;
+        case O_LOG:
+            ok = rp_log_parse_level(optarg, &level);
+            break;
+        default:
+            ok = false;
         }
         if (!ok) {
             usage();
@@ -526,7 +584,8 @@ int main(int argc, char **argv)
     if (o.ctx == 0) {
         /* The run's default for the switch; for throughput, what the requests
          * need (as batched-bench's -c), rounded to the worker's 256 steps. */
-        o.ctx = o.sw ? rp_llama_default_params().n_ctx_seq : (o.prompt + o.gen + 64 + 255) / 256 * 256;
+        o.ctx =
+            o.sw ? rp_llama_default_params().n_ctx_seq : (o.prompt + o.gen + 64 + 255) / 256 * 256;
     }
     if (o.sw)
         return bench_switch(&o);
@@ -539,8 +598,8 @@ int main(int argc, char **argv)
         return 1;
     }
     struct rp_buf *prompts = calloc((size_t)o.requests, sizeof(*prompts));
-    struct job *jobs = prompts ? make_jobs(&o, o.requests, o.gen, prompts, o.grammar ? grammar.data : NULL)
-                               : NULL;
+    struct job *jobs =
+        prompts ? make_jobs(&o, o.requests, o.gen, prompts, o.grammar ? grammar.data : NULL) : NULL;
     if (!jobs) {
         fprintf(stderr, "bench-llm: out of memory\n");
         return 1;
