@@ -66,6 +66,9 @@ struct job {
     struct rp_buf reasons;    /* why earlier tiers did not do it */
     struct rp_buf first_raw;  /* the output an escalation replaced */
     struct rp_extract_list ex;
+    struct rp_qa_list pairs;  /* the output parsed once (OUT_GENERATED) */
+    struct rp_error perr;     /* why it did not parse */
+    bool parse_failed;
     struct job *next;         /* waiting list */
 };
 
@@ -213,6 +216,7 @@ static struct job *job_new(struct run *r, struct doc_item *di, size_t chunk)
     rp_buf_init(&j->reasons, RP_BUF_NO_CAP);
     rp_buf_init(&j->first_raw, RP_BUF_NO_CAP);
     rp_extract_list_init(&j->ex);
+    rp_qa_list_init(&j->pairs);
     j->di = di;
     j->chunk = chunk;
     j->tier = j->home = -1;
@@ -232,6 +236,7 @@ static void job_free(struct run *r, struct job *j)
     rp_buf_release(&j->reasons);
     rp_buf_release(&j->first_raw);
     rp_extract_list_release(&j->ex);
+    rp_qa_list_release(&j->pairs);
     rp_gen_request_release(&j->req);
     free(j);
 }
@@ -404,17 +409,14 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
     if (j->first_raw.len)
         e = rp_dataset_add_reject(r->ds, o, "escalate", "no usable pair from the tier below; retried on this tier",
                                   NULL, NULL, j->first_raw.data, err);
-    struct rp_qa_list pairs;
-    rp_qa_list_init(&pairs);
-    struct rp_error perr;
-    rp_error_clear(&perr);
-    if (!e && rp_qa_parse(req->text.data, req->text.len, &pairs, &perr) != RP_OK) {
+    const struct rp_qa_list pairs = j->pairs;
+    if (!e && j->parse_failed) {
         char reason[RP_ERROR_MSG_MAX + 64];
         if (req->finish == RP_FINISH_LENGTH)
             snprintf(reason, sizeof(reason), "output cut off at %d tokens: %s", req->n_gen_tokens,
-                     perr.msg);
+                     j->perr.msg);
         else
-            snprintf(reason, sizeof(reason), "%s", perr.msg);
+            snprintf(reason, sizeof(reason), "%s", j->perr.msg);
         e = rp_dataset_add_reject(r->ds, o, "parse", reason, NULL, NULL, req->text.data, err);
     }
     size_t good = 0;
@@ -427,7 +429,6 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
             good++;
         }
     }
-    rp_qa_list_release(&pairs);
     ts->chunks++;
     ts->pairs += good;
     note_failure(r, e, err);
@@ -523,18 +524,18 @@ static void on_backend_done(struct rp_gen_request *req, int tier, void *ud)
     rp_queue_push(r->done, j);
 }
 
-static bool usable(const struct rp_gen_request *req)
+/* Parses the job's output once, for the escalation decision and the writer;
+ * true when it holds at least one usable pair. */
+static bool parse_output(struct job *j)
 {
-    struct rp_qa_list pairs;
-    rp_qa_list_init(&pairs);
-    struct rp_error err;
-    rp_error_clear(&err);
-    bool ok = false;
-    if (rp_qa_parse(req->text.data, req->text.len, &pairs, &err) == RP_OK)
-        for (size_t k = 0; k < pairs.n && !ok; k++)
-            ok = pairs.items[k].reject == NULL;
-    rp_qa_list_release(&pairs);
-    return ok;
+    rp_qa_list_release(&j->pairs);
+    rp_qa_list_init(&j->pairs);
+    rp_error_clear(&j->perr);
+    j->parse_failed = rp_qa_parse(j->req.text.data, j->req.text.len, &j->pairs, &j->perr) != RP_OK;
+    for (size_t k = 0; k < j->pairs.n; k++)
+        if (!j->pairs.items[k].reject)
+            return true;
+    return false;
 }
 
 static void handle_done(struct run *r, struct job *j)
@@ -569,7 +570,7 @@ static void handle_done(struct run *r, struct job *j)
         finish_job(r, j, OUT_FAILED);
         return;
     }
-    if (r->cfg->escalate && !j->escalated && !usable(req)) {
+    if (!parse_output(j) && r->cfg->escalate && !j->escalated) {
         int up = rp_router_next_up(r->router, t, j->tried);
         if (up >= 0) {
             rp_debug("'%s' chunk %zu: no usable pair from tier '%s'; escalating to '%s'", j->di->path,

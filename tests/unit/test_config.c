@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "source_dir.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -96,23 +98,9 @@ static void check_error(const char *yaml, enum rp_err code, const char *msg)
     }
 }
 
-/* RANPIPE_SOURCE_DIR (set by ctest), else the tree this file was compiled
- * from (CMake passes absolute source paths), so the test also runs alone. */
 static const char *source_dir(void)
 {
-    static char dir[1024];
-    const char *d = getenv("RANPIPE_SOURCE_DIR");
-    if (d && *d)
-        return d;
-    static const char suffix[] = "/tests/unit/test_config.c";
-    const char *file = __FILE__;
-    size_t n = strlen(file);
-    if (file[0] != '/' || n < sizeof(suffix) || n - (sizeof(suffix) - 1) >= sizeof(dir) ||
-        strcmp(file + n - (sizeof(suffix) - 1), suffix) != 0)
-        fail_msg("RANPIPE_SOURCE_DIR is not set (run the test through ctest)");
-    memcpy(dir, file, n - (sizeof(suffix) - 1));
-    dir[n - (sizeof(suffix) - 1)] = '\0';
-    return dir;
+    return rp_test_source_dir(__FILE__, "/tests/unit/test_config.c");
 }
 
 static void make_tmpdir(struct fixture *f)
