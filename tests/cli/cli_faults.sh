@@ -83,14 +83,16 @@ assert any(port in r["reason"] for r in dead), dead[0]["reason"]
 PY
 
 # SIGKILL the worker while it generates: the run restarts it and finishes.
-"$RANPIPE_BIN" run "$EX/features" -o "$T/kill" --model "$M" -t "$TH" -p 2 --pairs 1 --max-tokens 48 \
+# One sequence at a time over every example keeps the worker busy for many
+# seconds, so the kill lands while requests are in flight however fast the machine.
+"$RANPIPE_BIN" run "$EX" -o "$T/kill" --model "$M" -t "$TH" -p 1 --pairs 1 --max-tokens 48 \
   >"$T/kill.out" 2>"$T/kill.err" &
 RUN=$!
 killed=0
 for _ in $(seq 600); do
   W=$(pgrep -P "$RUN" -f "ranpipe worker" | head -1)
   if [ -n "$W" ] && grep -q "starting 1 worker" "$T/kill.err"; then
-    sleep 2
+    sleep 0.5
     kill -9 "$W" 2>/dev/null && killed=1
     break
   fi
