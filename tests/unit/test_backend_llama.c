@@ -275,13 +275,19 @@ static void test_repeated_deaths_give_up(void **state)
     struct rp_backend *b = start(&p, &s);
     assert_true(rp_backend_llama_wait_ready(b, 1, 120));
     submit_all(b, &s, N);
-    for (int k = 0; k < 2; k++) {
-        pid_t pid = rp_backend_llama_worker_pid(b, 0);
-        assert_true(pid > 0);
-        kill(pid, SIGKILL);
-        for (int t = 0; t < 5000 && rp_backend_llama_worker_pid(b, 0) == pid; t++)
-            sleep_ms(1);
+    pid_t pid = rp_backend_llama_worker_pid(b, 0);
+    assert_true(pid > 0);
+    kill(pid, SIGKILL);
+    /* The restarted worker (its pid is -1 between death and respawn) gets
+     * the re-queued requests once ready: kill it with them in flight. */
+    pid_t next = -1;
+    for (int t = 0; t < 10000 && (next <= 0 || next == pid); t++) {
+        sleep_ms(1);
+        next = rp_backend_llama_worker_pid(b, 0);
     }
+    assert_true(next > 0 && next != pid);
+    assert_true(rp_backend_llama_wait_ready(b, 1, 120));
+    kill(next, SIGKILL);
     assert_true(wait_done(&s, N, 60));
     int failed = 0;
     for (int i = 0; i < N; i++) {
