@@ -15,6 +15,7 @@
  * saves the full grammar pass that would be needed to sample end-of-text.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,14 +94,25 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void backend_init_once(void)
+static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
+
+static void backend_init(void)
 {
-    static int done;
-    if (!done) {
-        rp_log_route_llama();
-        llama_backend_init();
-        done = 1;
-    }
+    rp_log_route_llama();
+    llama_backend_init();
+}
+
+void rp__llama_backend_init(void)
+{
+    pthread_once(&backend_once, backend_init);
+}
+
+int rp__llama_threads(int n_threads)
+{
+    if (n_threads > 0)
+        return n_threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
 
 /* A model larger than the memory available is paged from disk on every
@@ -119,45 +131,53 @@ static void warn_if_too_big(const char *path, bool gpu)
                 path, (double)sb.st_size / 1e9, avail / 1e9);
 }
 
+struct llama_model *rp__llama_model_load(const char *path, bool vocab_only, int n_gpu_layers,
+                                         struct rp_error *err)
+{
+    if (!path || !*path) {
+        rp_error_set(err, RP_ERR_INVAL, "no model path given");
+        return NULL;
+    }
+    if (access(path, R_OK) != 0) {
+        rp_error_set(err, RP_ERR_NOENT, "cannot open model '%s': no such readable file", path);
+        return NULL;
+    }
+    rp__llama_backend_init();
+    struct llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = vocab_only;
+    if (!vocab_only) {
+        int ngl = n_gpu_layers;
+        if (ngl == RP_GPU_LAYERS_AUTO)
+            ngl = llama_supports_gpu_offload() ? -1 : 0;
+        mp.n_gpu_layers = ngl < 0 ? 999 : ngl;
+        warn_if_too_big(path, ngl != 0);
+    }
+    struct llama_model *model = llama_model_load_from_file(path, mp);
+    if (!model)
+        rp_error_set(err, RP_ERR_MODEL,
+                     "cannot load model '%s': not a GGUF model llama.cpp can read (see the log "
+                     "above with --log-level debug)",
+                     path);
+    return model;
+}
+
 /* Opens model_path with its vocabulary (and its weights unless
  * vocab_only) into a new rp_llama whose params are p; names it. */
 static struct rp_llama *open_model(const char *model_path, const struct rp_llama_params *p,
                                    bool vocab_only, struct rp_error *err)
 {
-    if (!model_path || !*model_path) {
-        rp_error_set(err, RP_ERR_INVAL, "no model path given");
+    struct llama_model *model = rp__llama_model_load(model_path, vocab_only, p->n_gpu_layers, err);
+    if (!model)
         return NULL;
-    }
-    if (access(model_path, R_OK) != 0) {
-        rp_error_set(err, RP_ERR_NOENT, "cannot open model '%s': no such readable file", model_path);
-        return NULL;
-    }
-    backend_init_once();
     struct rp_llama *m = calloc(1, sizeof(*m));
     if (!m) {
+        llama_model_free(model);
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         return NULL;
     }
     m->params = *p;
     m->params.model_path = model_path;
-    struct llama_model_params mp = llama_model_default_params();
-    mp.vocab_only = vocab_only;
-    if (!vocab_only) {
-        int ngl = p->n_gpu_layers;
-        if (ngl == RP_GPU_LAYERS_AUTO)
-            ngl = llama_supports_gpu_offload() ? -1 : 0;
-        mp.n_gpu_layers = ngl < 0 ? 999 : ngl;
-        warn_if_too_big(model_path, ngl != 0);
-    }
-    m->model = llama_model_load_from_file(model_path, mp);
-    if (!m->model) {
-        rp_error_set(err, RP_ERR_MODEL,
-                     "cannot load model '%s': not a GGUF model llama.cpp can read (see the log "
-                     "above with --log-level debug)",
-                     model_path);
-        free(m);
-        return NULL;
-    }
+    m->model = model;
     m->vocab = llama_model_get_vocab(m->model);
     m->n_vocab = llama_vocab_n_tokens(m->vocab);
     if (llama_model_meta_val_str(m->model, "general.name", m->name, sizeof(m->name)) <= 0) {
@@ -172,10 +192,7 @@ struct rp_llama *rp_llama_new(const struct rp_llama_params *params, struct rp_er
     struct rp_llama *m = open_model(params->model_path, params, false, err);
     if (!m)
         return NULL;
-    if (m->params.n_threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        m->params.n_threads = n > 0 ? (int)n : 1;
-    }
+    m->params.n_threads = rp__llama_threads(m->params.n_threads);
     if (m->params.n_parallel < 1)
         m->params.n_parallel = 1;
     if (m->params.n_batch < m->params.n_parallel)

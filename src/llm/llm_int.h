@@ -1,5 +1,7 @@
 /*
- * llm_int.h - what the llm module's files share: the per-sequence sampler.
+ * llm_int.h - what the llm module's files share: loading models (one
+ * backend initialisation per process, llama.cpp's log routed into ranpipe's)
+ * and the per-sequence sampler.
  */
 #ifndef RANPIPE_LLM_INT_H
 #define RANPIPE_LLM_INT_H
@@ -11,6 +13,23 @@
 
 #include "ranpipe/hash.h"
 #include "ranpipe/llm.h"
+
+/* Routes llama.cpp's and ggml's log into rp_log and initialises llama.cpp's
+ * backends, once per process; safe to call from any thread, any number of
+ * times. rp__llama_model_load() calls it. */
+void rp__llama_backend_init(void);
+
+/* Loads the GGUF model at path (borrowed): its vocabulary only, or its
+ * weights too, with n_gpu_layers layers offloaded (-1 all,
+ * RP_GPU_LAYERS_AUTO all when a GPU backend found a device, else none) and
+ * a warning when the file is larger than the free memory. Returns a new
+ * model (the caller frees it with llama_model_free), or NULL with err set
+ * naming the file. Thread-safe. */
+struct llama_model *rp__llama_model_load(const char *path, bool vocab_only, int n_gpu_layers,
+                                         struct rp_error *err);
+
+/* n_threads when > 0, else the number of online cores. */
+int rp__llama_threads(int n_threads);
 
 /* Tokens grouped by the first byte of their text, built once per model.
  * A grammar accepts a token only if it accepts the token's first byte, so
