@@ -8,6 +8,7 @@
 #                threaded parts, then a 60-second run of every fuzz target)
 #
 # Other targets: build, deps, llama, llama-tools, bench, bench-ingest, bench-ipc, bench-llm,
+# bench-quality,
 # format, clean.
 # Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
 
@@ -20,7 +21,7 @@ OUT    ?= out
 CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
 .PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench bench-ingest \
-        bench-ipc bench-llm format clean
+        bench-ipc bench-llm bench-quality format clean
 
 all: build
 
@@ -73,6 +74,11 @@ bench-ingest: deps
 bench-ipc: deps
 	$(MAKE) --no-print-directory build PRESET=release
 	build/release/bin/ranpipe-bench-ipc build/release/bin/ranpipe
+
+bench-quality: deps
+	$(MAKE) --no-print-directory build PRESET=release
+	build/release/bin/ranpipe-bench-quality tests/data/quality/labeled.jsonl
+	bench/bench_assess.sh build/release
 
 bench-llm: llama-tools
 	$(MAKE) --no-print-directory build PRESET=release

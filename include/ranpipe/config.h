@@ -33,6 +33,7 @@
 #include "ranpipe/ingest.h"
 #include "ranpipe/llm.h"
 #include "ranpipe/prompt.h"
+#include "ranpipe/quality.h"
 
 enum rp_backend_kind {
     RP_BACKEND_EXTRACTIVE, /* no model: pairs from parameter tables, definitions, ... */
@@ -79,6 +80,16 @@ struct rp_retry_params {
     double deadline_s;         /* a request's total time budget across tries (default 900) */
 };
 
+/* The quality section: the scorer's settings, near-duplicate removal, the
+ * optional embedding model and judge. */
+struct rp_quality_config {
+    struct rp_quality_params scorer;
+    int dedup;                 /* remove near-duplicates (default 1) */
+    double dedup_threshold;    /* estimated Jaccard similarity (default 0.8) */
+    char *embed_model;         /* GGUF embedding model for the semantic check, or NULL */
+    char *judge;               /* name of the tier that judges accepted pairs, or NULL */
+};
+
 struct rp_config {
     char *path;                /* the file it came from, or NULL for defaults */
     struct rp_tier_config *tiers;
@@ -88,6 +99,7 @@ struct rp_config {
     struct rp_ingest_params ingest;
     struct rp_breaker_params breaker;
     struct rp_retry_params retry;
+    struct rp_quality_config quality;
     int escalate;              /* retry a chunk whose pairs fail quality once on the next tier (default 1) */
     uint64_t seed;
 };

@@ -28,6 +28,8 @@ int rp_cmd_run(int argc, char **argv);
 void rp_cmd_run_help(void);
 int rp_cmd_inspect(int argc, char **argv);
 void rp_cmd_inspect_help(void);
+int rp_cmd_assess(int argc, char **argv);
+void rp_cmd_assess_help(void);
 int rp_cmd_worker(int argc, char **argv);
 void rp_cmd_worker_help(void);
 

@@ -12,6 +12,8 @@ const struct rp_cli_command rp_cli_commands[] = {
      rp_cmd_run_help},
     {"inspect", "show the document model, chunks and token counts of files", rp_cmd_inspect,
      rp_cmd_inspect_help},
+    {"assess", "score existing QA pairs against their contexts (quality, near-duplicates)", rp_cmd_assess,
+     rp_cmd_assess_help},
     {"worker", "serve a model to a run over shared memory (run starts these)", rp_cmd_worker,
      rp_cmd_worker_help},
     {NULL, NULL, NULL, NULL},

@@ -657,6 +657,31 @@ static const struct key retry_keys[] = {
     CKX("deadline_s", V_DOUBLE, retry.deadline_s, 0, 604800),
 };
 
+static const struct key quality_weight_keys[] = {
+    CK("grounding", V_DOUBLE, quality.scorer.w_grounding, 0, 1000),
+    CK("support", V_DOUBLE, quality.scorer.w_support, 0, 1000),
+    CK("answerable", V_DOUBLE, quality.scorer.w_answerable, 0, 1000),
+    CK("semantic", V_DOUBLE, quality.scorer.w_semantic, 0, 1000),
+    CK("judge", V_DOUBLE, quality.scorer.w_judge, 0, 1000),
+};
+static const struct section quality_weight_section = SECTION(quality_weight_keys);
+
+static const struct key quality_keys[] = {
+    CK("threshold", V_DOUBLE, quality.scorer.threshold, 0, 1),
+    CK("min_support", V_DOUBLE, quality.scorer.min_support, 0, 1),
+    CK("hard_factor", V_DOUBLE, quality.scorer.hard_factor, 0, 1),
+    CK("question_min_chars", V_SIZE, quality.scorer.question_min_chars, 0, 100000),
+    CK("question_max_chars", V_SIZE, quality.scorer.question_max_chars, 1, 100000),
+    CK("answer_min_chars", V_SIZE, quality.scorer.answer_min_chars, 0, 1000000),
+    CK("answer_max_chars", V_SIZE, quality.scorer.answer_max_chars, 1, 1000000),
+    {"weights", V_MAP, 0, 0, 0, false, 0, &quality_weight_section},
+    CK("dedup", V_BOOL, quality.dedup, 0, 1),
+    CKX("dedup_threshold", V_DOUBLE, quality.dedup_threshold, 0, 1),
+    CK("embed_model", V_PATH, quality.embed_model, 0, 0),
+    CK("judge", V_NAME, quality.judge, 0, 0),
+};
+static const struct section quality_section = SECTION(quality_keys);
+
 static const struct section chunk_section = SECTION(chunk_keys);
 static const struct section complexity_section = SECTION(complexity_keys);
 static const struct section ingest_section = SECTION(ingest_keys);
@@ -671,6 +696,7 @@ static const struct key root_keys[] = {
     {"ingest", V_MAP, 0, 0, 0, false, 0, &ingest_section},
     {"breaker", V_MAP, 0, 0, 0, false, 0, &breaker_section},
     {"retry", V_MAP, 0, 0, 0, false, 0, &retry_section},
+    {"quality", V_MAP, 0, 0, 0, false, 0, &quality_section},
     {"tiers", V_TIERS, 0, 0, 0, false, 0, NULL},
 };
 static const struct section root_section = SECTION(root_keys);
@@ -1278,6 +1304,20 @@ static enum rp_err check_sections(struct loader *ld, const struct node *root,
         return FAIL(ld, wk ? wk : root, "complexity.weights",
                     "at least one weight must be above 0");
     }
+    if (c->quality.judge) {
+        const struct rp_tier_config *t = rp_config_tier(c, c->quality.judge);
+        const struct node *jk = NULL;
+        find_key(find_key(root, "quality", NULL), "judge", &jk);
+        if (!t)
+            return FAIL(ld, jk ? jk : root, "quality.judge", "no tier is called '%s'", c->quality.judge);
+        if (t->kind == RP_BACKEND_EXTRACTIVE)
+            return FAIL(ld, jk ? jk : root, "quality.judge",
+                        "tier '%s' is extractive; the judge must be an LLM tier", c->quality.judge);
+    }
+    if (c->quality.scorer.question_min_chars > c->quality.scorer.question_max_chars)
+        return fail_pair(ld, root, "quality", "question_min_chars", "question_max_chars",
+                         "question_min_chars (%zu) may not be larger than question_max_chars (%zu)",
+                         c->quality.scorer.question_min_chars, c->quality.scorer.question_max_chars);
     return RP_OK;
 }
 
@@ -1296,6 +1336,9 @@ static void set_defaults(struct rp_config *c)
     c->retry.base_delay_s = 0.5;
     c->retry.max_delay_s = 30.0;
     c->retry.deadline_s = 900.0;
+    c->quality.scorer = rp_quality_default_params();
+    c->quality.dedup = 1;
+    c->quality.dedup_threshold = 0.8;
     c->escalate = 1;
     c->seed = DEFAULT_SEED;
 }
@@ -1448,6 +1491,8 @@ void rp_config_release(struct rp_config *c)
     if (!c)
         return;
     free(c->path);
+    free(c->quality.embed_model);
+    free(c->quality.judge);
     free_tiers(c);
     memset(c, 0, sizeof(*c));
 }

@@ -1,0 +1,984 @@
+/*
+ * score.c - the quality scorer (see include/ranpipe/quality.h and
+ * docs/quality.md).
+ *
+ * Design: a context is indexed once into hash sets - identifiers (every
+ * raw token and its '.', '-', '_' parts, lower-cased), word stems, and
+ * canonical numbers (signed and absolute) - plus its sentences as runs of
+ * stems, for the contradiction check. A pair is then scored in one pass
+ * over its question and answer, with no allocation: per record the cost is
+ * a few hash lookups per answer word, so thousands of records per second
+ * per core fit easily. Every check that fails writes a reason naming what
+ * it found.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quality/text_int.h"
+#include "ranpipe/entities.h"
+#include "ranpipe/quality.h"
+
+struct rp_quality_params rp_quality_default_params(void)
+{
+    struct rp_quality_params p = {
+        .threshold = 0.5,
+        .question_min_chars = 10,
+        .question_max_chars = 400,
+        .answer_min_chars = 2,
+        .answer_max_chars = 3000,
+        .min_support = 0.5,
+        .w_grounding = 3,
+        .w_support = 2,
+        .w_answerable = 1,
+        .w_semantic = 1,
+        .w_judge = 2,
+        .hard_factor = 0.5,
+    };
+    return p;
+}
+
+/* ---- the context index ---------------------------------------------- */
+
+struct rp_quality_ctx {
+    struct rp__hset idents;  /* lower-cased tokens and their parts */
+    struct rp__hset stems;   /* word stems */
+    struct rp__hset numbers; /* canonical numbers, signed and absolute */
+    char *lower;             /* the context lower-cased, for phrase search */
+    size_t len;
+    /* Sentences as runs of stems: sent_start[i]..sent_start[i+1] in sent_stems. */
+    uint64_t *sent_stems;
+    size_t n_sent_stems, cap_sent_stems;
+    size_t *sent_start;
+    unsigned char *sent_neg; /* sentence i has a negation */
+    size_t n_sent, cap_sent;
+    const char *lang;
+};
+
+/* Negation words (lower-case). */
+static bool is_negation(const char *w, size_t n)
+{
+    static const char *const neg[] = {"not", "no", "never", "cannot", "without", "none", "nor", "neither"};
+    for (size_t i = 0; i < sizeof neg / sizeof neg[0]; i++)
+        if (strlen(neg[i]) == n && memcmp(neg[i], w, n) == 0)
+            return true;
+    return n > 3 && memcmp(w + n - 3, "n't", 3) == 0;
+}
+
+static bool sentence_end(const char *s, size_t n, size_t i)
+{
+    char c = s[i];
+    if (c == '\n')
+        return true;
+    if (c == '!' || c == '?' || c == ';')
+        return true;
+    if (c == '.' && (i + 1 >= n || s[i + 1] == ' ' || s[i + 1] == '\n' || s[i + 1] == '\t'))
+        return true;
+    return false;
+}
+
+static bool push_stem(struct rp_quality_ctx *c, uint64_t h)
+{
+    if (c->n_sent_stems == c->cap_sent_stems) {
+        size_t cap = c->cap_sent_stems ? c->cap_sent_stems * 2 : 256;
+        uint64_t *p = realloc(c->sent_stems, cap * sizeof *p);
+        if (!p)
+            return false;
+        c->sent_stems = p;
+        c->cap_sent_stems = cap;
+    }
+    c->sent_stems[c->n_sent_stems++] = h;
+    return true;
+}
+
+static bool push_sentence(struct rp_quality_ctx *c, bool neg)
+{
+    if (c->n_sent + 1 >= c->cap_sent) {
+        size_t cap = c->cap_sent ? c->cap_sent * 2 : 32;
+        size_t *p = realloc(c->sent_start, cap * sizeof *p);
+        if (!p)
+            return false;
+        c->sent_start = p;
+        unsigned char *q = realloc(c->sent_neg, cap);
+        if (!q)
+            return false;
+        c->sent_neg = q;
+        c->cap_sent = cap;
+    }
+    c->sent_neg[c->n_sent] = neg;
+    c->n_sent++;
+    c->sent_start[c->n_sent] = c->n_sent_stems;
+    return true;
+}
+
+/* Adds the parts of a lower-cased token split at '.', '-', '_'. */
+static bool add_parts(struct rp_quality_ctx *c, const char *w, size_t n)
+{
+    size_t a = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || w[i] == '.' || w[i] == '-' || w[i] == '_') {
+            if (i > a) {
+                if (!rp__hset_add(&c->idents, rp__word_hash(w + a, i - a)) ||
+                    !rp__hset_add(&c->stems, rp__stem_hash(w + a, i - a)))
+                    return false;
+                char canon[64];
+                if (rp__number_canon(w + a, i - a, false, canon, sizeof canon) &&
+                    !rp__hset_add(&c->numbers, rp__word_hash(canon, strlen(canon))))
+                    return false;
+            }
+            a = i + 1;
+        }
+    }
+    return true;
+}
+
+struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
+{
+    struct rp_quality_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    rp__hset_init(&c->idents);
+    rp__hset_init(&c->stems);
+    rp__hset_init(&c->numbers);
+    c->lower = malloc(len + 1);
+    c->sent_start = malloc(32 * sizeof *c->sent_start);
+    c->sent_neg = malloc(32);
+    if (!c->lower || !c->sent_start || !c->sent_neg)
+        goto fail;
+    c->cap_sent = 32;
+    c->sent_start[0] = 0;
+    rp__lower(context, len, c->lower, len + 1);
+    c->len = len;
+    c->lang = rp_quality_language(context, len);
+
+    size_t pos = 0, sent_from = 0;
+    bool neg = false;
+    struct rp__tok t;
+    while (rp__tok_next(context, len, &pos, &t)) {
+        /* Close the sentences that ended between the last token and this one. */
+        for (size_t i = sent_from; i < t.start; i++) {
+            if (sentence_end(context, len, i) && c->sent_start[c->n_sent] < c->n_sent_stems) {
+                if (!push_sentence(c, neg))
+                    goto fail;
+                neg = false;
+            }
+        }
+        sent_from = t.end;
+        const char *w = c->lower + t.start;
+        size_t n = t.end - t.start;
+        if (!rp__hset_add(&c->idents, rp__word_hash(w, n)) || !add_parts(c, w, n))
+            goto fail;
+        char canon[64];
+        if (rp__number_canon(context + t.start, n, t.neg, canon, sizeof canon)) {
+            if (!rp__hset_add(&c->numbers, rp__word_hash(canon, strlen(canon))))
+                goto fail;
+            if (t.neg && !rp__hset_add(&c->numbers, rp__word_hash(canon + 1, strlen(canon + 1))))
+                goto fail;
+        }
+        int nw = rp__number_word(w, n);
+        if (nw >= 0) {
+            int k = snprintf(canon, sizeof canon, "%d", nw);
+            if (!rp__hset_add(&c->numbers, rp__word_hash(canon, (size_t)k)))
+                goto fail;
+        }
+        if (is_negation(w, n))
+            neg = true;
+        if (!rp__is_stopword(w, n) && !push_stem(c, rp__stem_hash(w, n)))
+            goto fail;
+    }
+    if (c->sent_start[c->n_sent] < c->n_sent_stems && !push_sentence(c, neg))
+        goto fail;
+    return c;
+fail:
+    rp_quality_ctx_free(c);
+    return NULL;
+}
+
+void rp_quality_ctx_free(struct rp_quality_ctx *c)
+{
+    if (!c)
+        return;
+    rp__hset_release(&c->idents);
+    rp__hset_release(&c->stems);
+    rp__hset_release(&c->numbers);
+    free(c->lower);
+    free(c->sent_stems);
+    free(c->sent_start);
+    free(c->sent_neg);
+    free(c);
+}
+
+/* ---- reasons --------------------------------------------------------- */
+
+static size_t text_used(const struct rp_quality *q)
+{
+    if (q->n_reasons == 0)
+        return 0;
+    const char *last = q->reasons[q->n_reasons - 1];
+    return (size_t)(last - q->text) + strlen(last) + 1;
+}
+
+static void vadd_reason(struct rp_quality *q, const char *fmt, va_list ap)
+{
+    size_t used = text_used(q);
+    if (q->n_reasons >= RP_QUALITY_MAX_REASONS || used + 2 >= sizeof q->text)
+        return;
+    char *dst = q->text + used;
+    size_t room = sizeof q->text - used;
+    int w = vsnprintf(dst, room, fmt, ap);
+    if (w < 0)
+        return;
+    q->reasons[q->n_reasons++] = dst;
+}
+
+void rp_quality_add_reason(struct rp_quality *q, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd_reason(q, fmt, ap);
+    va_end(ap);
+    q->accept = false;
+}
+
+static void reason(struct rp_quality *q, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void reason(struct rp_quality *q, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd_reason(q, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- language ---------------------------------------------------------- */
+
+struct lang_words {
+    const char *lang;
+    const char *const *words;
+};
+
+static const char *const w_en[] = {"the", "is", "and", "of", "to", "in", "are", "which", "with", "for", "when", "that", "this", "by", "be", NULL};
+static const char *const w_de[] = {"der", "die", "das", "und", "ist", "wird", "werden", "mit", "nicht", "ein", "eine", "von", "für", "auf", "den", "dem", "zu", NULL};
+static const char *const w_fr[] = {"le", "la", "les", "et", "est", "des", "une", "un", "du", "pour", "dans", "avec", "sont", "qui", "pas", "ce", NULL};
+static const char *const w_es[] = {"el", "los", "las", "y", "es", "del", "una", "por", "para", "con", "que", "se", "son", "lo", "como", NULL};
+static const char *const w_sv[] = {"och", "är", "att", "det", "som", "en", "ett", "för", "med", "inte", "av", "på", "till", "den", "om", NULL};
+static const char *const w_it[] = {"il", "di", "che", "è", "della", "per", "gli", "con", "sono", "non", "una", "delle", "nel", "alla", NULL};
+static const char *const w_pt[] = {"o", "os", "da", "do", "não", "em", "uma", "com", "para", "são", "que", "dos", "das", "pelo", NULL};
+static const struct lang_words langs[] = {
+    {"en", w_en}, {"de", w_de}, {"fr", w_fr}, {"es", w_es}, {"sv", w_sv}, {"it", w_it}, {"pt", w_pt},
+};
+
+static bool in_list(const char *const *list, const char *w, size_t n)
+{
+    for (; *list; list++)
+        if (strlen(*list) == n && memcmp(*list, w, n) == 0)
+            return true;
+    return false;
+}
+
+const char *rp_quality_language(const char *text, size_t len)
+{
+    /* Scripts first: a text mostly in CJK, Hangul, Cyrillic or Arabic. */
+    const unsigned char *u = (const unsigned char *)text;
+    size_t latin = 0, han = 0, kana = 0, hangul = 0, cyr = 0, arab = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = u[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+            latin++;
+        else if (c == 0xE3 && i + 1 < len && u[i + 1] >= 0x81 && u[i + 1] <= 0x83)
+            kana += 2;
+        else if (c >= 0xE4 && c <= 0xE9)
+            han += 2;
+        else if (c >= 0xEA && c <= 0xED)
+            hangul += 2;
+        else if (c == 0xD0 || c == 0xD1)
+            cyr++;
+        else if (c >= 0xD8 && c <= 0xDB)
+            arab++;
+    }
+    size_t script = han + kana + hangul + cyr + arab;
+    if (script > latin) {
+        if (kana > 0 && kana * 5 >= han)
+            return "ja";
+        if (han >= hangul && han >= cyr && han >= arab)
+            return "zh";
+        if (hangul >= cyr && hangul >= arab)
+            return "ko";
+        return cyr >= arab ? "ru" : "ar";
+    }
+    size_t hits[sizeof langs / sizeof langs[0]] = {0};
+    size_t pos = 0;
+    struct rp__tok t;
+    char w[32];
+    while (rp__tok_next(text, len, &pos, &t)) {
+        size_t n = t.end - t.start;
+        if (n >= sizeof w)
+            continue;
+        rp__lower(text + t.start, n, w, sizeof w);
+        for (size_t l = 0; l < sizeof langs / sizeof langs[0]; l++)
+            hits[l] += in_list(langs[l].words, w, n);
+    }
+    size_t best = 0, second = 0, bi = 0;
+    for (size_t l = 0; l < sizeof langs / sizeof langs[0]; l++) {
+        if (hits[l] > best) {
+            second = best;
+            best = hits[l];
+            bi = l;
+        } else if (hits[l] > second) {
+            second = hits[l];
+        }
+    }
+    if (best < 2 || best < second * 2)
+        return "";
+    return langs[bi].lang;
+}
+
+/* ---- phrase lists ------------------------------------------------------ */
+
+static bool contains_any(const char *lower, const char *const *list, const char **hit)
+{
+    for (; *list; list++)
+        if (strstr(lower, *list)) {
+            *hit = *list;
+            return true;
+        }
+    return false;
+}
+
+/* What assistants wrap around an answer instead of the answer. */
+static const char *const artefacts[] = {
+    "as an ai", "language model", "i'm sorry", "i am sorry", "i cannot", "i can't", "according to the text",
+    "according to the provided", "according to the given", "according to the passage", "according to the context",
+    "according to the document", "the provided text", "the text provided", "the provided context",
+    "the context provided", "the given context", "the given text", "based on the context", "based on the text",
+    "based on the provided", "based on the given", "in the provided", "the passage", "<think>", "</think>",
+    "```", "\"question\"", "\"answer\"", "{\"", "\"}", "<|", "|>", "<br", "</", "**", "[insert", "lorem ipsum",
+    NULL,
+};
+
+/* Answers that decline to answer. */
+static const char *const evasions[] = {
+    "not specified", "does not specify", "doesn't specify", "does not mention", "doesn't mention",
+    "is not mentioned", "are not mentioned", "not mentioned in", "not provided in", "is not provided",
+    "no information", "not stated", "does not state", "cannot be determined", "can't be determined",
+    "not explicitly", "does not provide", "doesn't provide", "not described in", "does not describe",
+    "not covered", "no details", "not given in", "is not given", "unknown from", "not available in the",
+    NULL,
+};
+
+/* Questions about the document rather than its subject. */
+static const char *const trivial_q[] = {
+    "title of", "what is the title", "the name of this document", "the name of the document", "this document about",
+    "the document about", "this text about", "the text about", "this section about", "the section about",
+    "this passage about", "this chapter about", "what does the document", "what does this document",
+    "what does the text", "what does this text", "what does the section", "what does this section",
+    "what does the passage", "what does the context", "what is described in", "what is discussed",
+    "what topic", "which topic", "what is covered", "what does it say", "what does the chapter",
+    "who wrote", "who is the author", NULL,
+};
+
+/* Words a question starts with. */
+static bool question_opener(const char *w, size_t n)
+{
+    static const char *const op[] = {
+        "what", "which", "how", "why", "when", "where", "who", "whom", "whose", "is", "are", "does", "do", "did",
+        "can", "could", "should", "would", "will", "was", "were", "has", "have", "may", "must", "shall", "list",
+        "describe", "explain", "name", "give", "compare", "state", "summarize", "summarise", "identify",
+        "outline", "define", "in", "under", "for", "at", "if", "according", "during", "on", "to", "by", "with",
+        "after", "before", "from", NULL,
+    };
+    return in_list(op, w, n);
+}
+
+/* Question words that carry no topic: "what is the default value of X". */
+static bool generic_question_word(const char *w, size_t n)
+{
+    static const char *const gw[] = {
+        "value", "values", "default", "purpose", "role", "describe", "explain", "mean", "means", "meaning",
+        "used", "use", "list", "name", "give", "happens", "happen", "role", "function", "main", "type", "kind",
+        "difference", "differences", "compare", "between", "define", "definition", "stand", "stands",
+        "affect", "affects", "work", "works", "relationship", "relate", "specify", "specifies", "configured",
+        "set", "range", "unit", "example", NULL,
+    };
+    return in_list(gw, w, n);
+}
+
+/* Terms of the trade that are not names of anything in a document. */
+static bool common_term(const char *w, size_t n)
+{
+    static const char *const ct[] = {"3gpp", "2g", "3g", "4g", "5g", "5gc", "6g", "ok", "id", "ids", NULL};
+    return in_list(ct, w, n);
+}
+
+/* ---- antonyms ------------------------------------------------------------ */
+
+struct antonym {
+    const char *a, *b;
+};
+
+static const struct antonym antonyms[] = {
+    {"enabled", "disabled"},   {"enable", "disable"},     {"activated", "deactivated"}, {"activate", "deactivate"},
+    {"increase", "decrease"},  {"increases", "decreases"}, {"increased", "decreased"},  {"higher", "lower"},
+    {"maximum", "minimum"},    {"uplink", "downlink"},     {"above", "below"},          {"before", "after"},
+    {"added", "removed"},      {"add", "remove"},          {"start", "stop"},           {"starts", "stops"},
+    {"true", "false"},         {"mandatory", "optional"},  {"idle", "connected"},       {"more", "less"},
+    {"longer", "shorter"},     {"larger", "smaller"},      {"earlier", "later"},        {"inter", "intra"},
+    {"source", "target"},      {"static", "dynamic"},      {"allowed", "forbidden"},    {"allowed", "prohibited"},
+    {"first", "last"},         {"exceeds", "falls"},       {"better", "worse"},         {"stronger", "weaker"},
+    {"master", "secondary"},   {"accepted", "rejected"},   {"success", "failure"},      {"successful", "failed"},
+    {"on", "off"},             {"automatically", "manually"}, {"automatic", "manual"},  {"centralized", "distributed"},
+    {"centralised", "distributed"}, {"included", "excluded"}, {"supported", "unsupported"}, {"always", "never"},
+    {"fdd", "tdd"},            {"lte", "nr"},              {"enb", "gnb"},              {"x2", "xn"},
+    {"s1", "ng"},              {"periodic", "aperiodic"},  {"long", "short"},           {"high", "low"},
+};
+
+/* Whether stem h occurs in stems[from..to). */
+static bool has_stem(const uint64_t *stems, size_t from, size_t to, uint64_t h)
+{
+    for (size_t i = from; i < to; i++)
+        if (stems[i] == h)
+            return true;
+    return false;
+}
+
+/* ---- scoring ------------------------------------------------------------- */
+
+#define MAX_WORDS 512
+
+struct words {
+    uint64_t stem[MAX_WORDS];
+    uint32_t start[MAX_WORDS], len[MAX_WORDS]; /* in the original text */
+    unsigned char neg_word[MAX_WORDS];
+    size_t n;
+};
+
+/* Content words of s: not stopwords, not numbers; stems and positions. */
+static void content_words(const char *s, size_t n, struct words *out, bool *has_neg)
+{
+    out->n = 0;
+    *has_neg = false;
+    size_t pos = 0;
+    struct rp__tok t;
+    char w[128];
+    while (rp__tok_next(s, n, &pos, &t) && out->n < MAX_WORDS) {
+        size_t k = rp__lower(s + t.start, t.end - t.start, w, sizeof w);
+        if (is_negation(w, k))
+            *has_neg = true;
+        if (rp__is_stopword(w, k) || (w[0] >= '0' && w[0] <= '9'))
+            continue;
+        if (k < 2)
+            continue;
+        out->stem[out->n] = rp__stem_hash(w, k);
+        out->start[out->n] = (uint32_t)t.start;
+        out->len[out->n] = (uint32_t)(t.end - t.start);
+        out->n++;
+    }
+}
+
+enum rp__tok_kind rp__classify(const char *s, size_t n)
+{
+    size_t up = 0, low = 0, dig = 0, und = 0, dot = 0;
+    bool camel = false, caps_then_lower = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') {
+            up++;
+            if (i > 0 && s[i - 1] >= 'a' && s[i - 1] <= 'z')
+                camel = true;
+        } else if (c >= 'a' && c <= 'z') {
+            low++;
+            if (i >= 2 && s[i - 1] >= 'A' && s[i - 1] <= 'Z' && s[i - 2] >= 'A' && s[i - 2] <= 'Z')
+                caps_then_lower = true;
+        } else if (c >= '0' && c <= '9') {
+            dig++;
+        } else if (c == '_') {
+            und++;
+        } else if (c == '.') {
+            dot++;
+        }
+    }
+    if (dig > 0 && s[0] >= '0' && s[0] <= '9') {
+        char canon[64];
+        if (rp__number_canon(s, n, false, canon, sizeof canon))
+            return RP__TK_NUMBER;
+    }
+    if ((dig && (up || low)) || und || (dot && (up || low)) || camel || caps_then_lower)
+        return RP__TK_IDENT;
+    if (up >= 2 && low == 0)
+        return RP__TK_ACRONYM;
+    if (up >= 2 && low == 1 && s[n - 1] == 's')
+        return RP__TK_ACRONYM; /* UEs, PRBs */
+    return RP__TK_WORD;
+}
+
+static bool ctx_has_ident(const struct rp_quality_ctx *c, const char *lw, size_t n, bool allow_parts)
+{
+    if (rp__hset_has(&c->idents, rp__word_hash(lw, n)))
+        return true;
+    if (n > 2 && lw[n - 1] == 's' && rp__hset_has(&c->idents, rp__word_hash(lw, n - 1)))
+        return true;
+    if (!allow_parts)
+        return false;
+    size_t a = 0, parts = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || lw[i] == '.' || lw[i] == '-' || lw[i] == '_') {
+            if (i > a) {
+                parts++;
+                if (!rp__hset_has(&c->idents, rp__word_hash(lw + a, i - a)))
+                    return false;
+            }
+            a = i + 1;
+        }
+    }
+    return parts > 1;
+}
+
+static bool ctx_has_acronym(const struct rp_quality_ctx *c, const char *raw, size_t n, const char *lw)
+{
+    if (ctx_has_ident(c, lw, n, true))
+        return true;
+    size_t m = n;
+    if (m > 2 && raw[m - 1] == 's')
+        m--;
+    const char *exp = rp_glossary_lookup(raw, m);
+    if (exp) {
+        char le[160];
+        rp__lower(exp, strlen(exp), le, sizeof le);
+        if (strstr(c->lower, le))
+            return true;
+    }
+    return false;
+}
+
+/* Checks every identifier, number and acronym of s against the context.
+ * what: "answer" or "question". Returns found / total weights through
+ * *found, *total and counts the hard misses. */
+static void ground(const struct rp_quality_ctx *c, const char *s, size_t n, bool is_answer, struct rp_quality *q,
+                   double *found, double *total, unsigned *hard_missing)
+{
+    size_t pos = 0;
+    struct rp__tok t;
+    char lw[128];
+    /* Report each missing item once. */
+    uint64_t seen[32];
+    size_t n_seen = 0;
+    while (rp__tok_next(s, n, &pos, &t)) {
+        size_t len = t.end - t.start;
+        const char *raw = s + t.start;
+        if (len >= sizeof lw)
+            continue;
+        /* Possessive "'s" and a trailing dot are not part of the name. */
+        enum rp__tok_kind k = rp__classify(raw, len);
+        if (k == RP__TK_WORD)
+            continue;
+        size_t m = rp__lower(raw, len, lw, sizeof lw);
+        if (common_term(lw, m))
+            continue;
+        bool ok;
+        double weight = 1.0;
+        const char *kind;
+        char shown[96];
+        if (k == RP__TK_NUMBER) {
+            char canon[64];
+            rp__number_canon(raw, len, t.neg, canon, sizeof canon);
+            /* List markers ("1." at the start of a line) are not claims. */
+            if (t.line_start && t.end < n && (s[t.end] == '.' || s[t.end] == ')') && strlen(canon) <= 2)
+                continue;
+            ok = rp__hset_has(&c->numbers, rp__word_hash(canon, strlen(canon)));
+            if (!ok && !t.neg) {
+                /* Unsigned "140" for "-140": the sign is often dropped in prose. */
+                char alt[66];
+                snprintf(alt, sizeof alt, "-%s", canon);
+                ok = rp__hset_has(&c->numbers, rp__word_hash(alt, strlen(alt)));
+            }
+            kind = "value";
+            snprintf(shown, sizeof shown, "%s%.*s", t.neg ? "-" : "", (int)len, raw);
+            /* Show the unit that follows, if any ("-130 dBm"). */
+            size_t u = t.end;
+            if (u < n && s[u] == ' ') {
+                size_t ue = u + 1;
+                while (ue < n && ue - u < 6 && ((s[ue] >= 'a' && s[ue] <= 'z') || (s[ue] >= 'A' && s[ue] <= 'Z')))
+                    ue++;
+                char unit[8];
+                size_t ul = rp__lower(s + u + 1, ue - u - 1, unit, sizeof unit);
+                static const char *const units[] = {"db", "dbm", "ms", "s", "mhz", "khz", "ghz", "hz", "prb",
+                                                    "prbs", "kbps", "mbps", "%", "km", "m", "dbi", "w", "mw", NULL};
+                if (ul && in_list(units, unit, ul)) {
+                    size_t sl = strlen(shown);
+                    snprintf(shown + sl, sizeof shown - sl, " %.*s", (int)(ue - u - 1), s + u + 1);
+                }
+            }
+        } else if (k == RP__TK_IDENT) {
+            ok = ctx_has_ident(c, lw, m, strchr(lw, '.') || strchr(lw, '_') || strchr(lw, '-'));
+            kind = "identifier";
+            snprintf(shown, sizeof shown, "%.*s", (int)len, raw);
+        } else {
+            ok = ctx_has_acronym(c, raw, len, lw);
+            kind = "acronym";
+            weight = 0.5;
+            snprintf(shown, sizeof shown, "%.*s", (int)len, raw);
+        }
+        *total += weight;
+        if (ok) {
+            *found += weight;
+            continue;
+        }
+        uint64_t h = rp__word_hash(lw, m);
+        bool dup = false;
+        for (size_t i = 0; i < n_seen; i++)
+            dup |= seen[i] == h;
+        if (dup)
+            continue;
+        if (n_seen < 32)
+            seen[n_seen++] = h;
+        if (k != RP__TK_ACRONYM)
+            (*hard_missing)++;
+        if (is_answer)
+            reason(q, "hallucinated %s '%s' (not in the context)", kind, shown);
+        else
+            reason(q, "unanswerable: the question asks about %s '%s', which the context does not mention", kind,
+                   shown);
+    }
+}
+
+/* Copies s lower-cased into buf (truncated) and returns it. */
+static const char *lowered(const char *s, size_t n, char *buf, size_t cap)
+{
+    rp__lower(s, n, buf, cap);
+    return buf;
+}
+
+static size_t count_words(const char *s, size_t n)
+{
+    size_t pos = 0, k = 0;
+    struct rp__tok t;
+    while (rp__tok_next(s, n, &pos, &t))
+        k++;
+    return k;
+}
+
+static void check_structure(const struct rp_quality_params *p, const struct rp_quality_ctx *c, const char *qs,
+                            size_t qn, const char *as, size_t an, const char *ql, const char *al,
+                            struct rp_quality *q)
+{
+    unsigned before = q->n_structural;
+    const char *hit;
+    /* The question. */
+    size_t qe = qn;
+    while (qe > 0 && (qs[qe - 1] == ' ' || qs[qe - 1] == '\n' || qs[qe - 1] == '\t'))
+        qe--;
+    size_t pos = 0;
+    struct rp__tok t;
+    char first[32] = "";
+    if (rp__tok_next(qs, qn, &pos, &t))
+        rp__lower(qs + t.start, t.end - t.start, first, sizeof first);
+    if (qn == 0) {
+        reason(q, "malformed: the question is empty");
+        q->n_structural++;
+    } else if (!(qe > 0 && qs[qe - 1] == '?') && !question_opener(first, strlen(first))) {
+        reason(q, "malformed: the question is not a question");
+        q->n_structural++;
+    }
+    if (qn > 0 && qn < p->question_min_chars) {
+        reason(q, "malformed: the question is too short (%zu characters, at least %zu)", qn, p->question_min_chars);
+        q->n_structural++;
+    }
+    if (qn > p->question_max_chars) {
+        reason(q, "malformed: the question is too long (%zu characters, at most %zu)", qn, p->question_max_chars);
+        q->n_structural++;
+    }
+    if (contains_any(ql, trivial_q, &hit)) {
+        reason(q, "trivial: the question asks about the document, not its subject ('%s')", hit);
+        q->n_structural++;
+    }
+    /* The answer. */
+    size_t ae = an;
+    while (ae > 0 && (as[ae - 1] == ' ' || as[ae - 1] == '\n' || as[ae - 1] == '\t'))
+        ae--;
+    size_t awords = count_words(as, an);
+    if (ae < p->answer_min_chars || awords == 0) {
+        reason(q, "malformed: the answer is empty");
+        q->n_structural++;
+    } else {
+        if (an > p->answer_max_chars) {
+            reason(q, "malformed: the answer is too long (%zu characters, at most %zu)", an, p->answer_max_chars);
+            q->n_structural++;
+        }
+        char last = as[ae - 1];
+        bool ellipsis = (ae >= 3 && memcmp(as + ae - 3, "...", 3) == 0) ||
+                        (ae >= 3 && memcmp(as + ae - 3, "\xE2\x80\xA6", 3) == 0);
+        bool terminal = strchr(".!?)]\"'`:", last) != NULL || (ae >= 3 && (unsigned char)as[ae - 3] == 0xE2 &&
+                                                                           (unsigned char)as[ae - 2] == 0x80);
+        bool dangling = strchr(",;-(/&", last) != NULL;
+        if (ellipsis || dangling || (!terminal && awords >= 6)) {
+            reason(q, "malformed: the answer is cut off mid-sentence");
+            q->n_structural++;
+        }
+    }
+    if (contains_any(al, artefacts, &hit) || contains_any(ql, artefacts, &hit)) {
+        reason(q, "malformed: assistant artefact '%s'", hit);
+        q->n_structural++;
+    }
+    /* Repeats the question: the answer adds no word of its own. */
+    if (awords > 0 && qn > 0) {
+        size_t qp = 0, ap = 0, new_words = 0, words = 0;
+        struct rp__tok qt, at;
+        char w[128];
+        uint64_t qh[MAX_WORDS];
+        size_t nq = 0;
+        while (rp__tok_next(qs, qn, &qp, &qt) && nq < MAX_WORDS) {
+            size_t k = rp__lower(qs + qt.start, qt.end - qt.start, w, sizeof w);
+            qh[nq++] = rp__stem_hash(w, k);
+        }
+        while (rp__tok_next(as, an, &ap, &at)) {
+            size_t k = rp__lower(as + at.start, at.end - at.start, w, sizeof w);
+            if (rp__is_stopword(w, k))
+                continue;
+            words++;
+            uint64_t h = rp__stem_hash(w, k);
+            bool in_q = false;
+            for (size_t i = 0; i < nq && !in_q; i++)
+                in_q = qh[i] == h;
+            new_words += !in_q;
+        }
+        if (words > 0 && new_words == 0) {
+            reason(q, "malformed: the answer repeats the question");
+            q->n_structural++;
+        }
+    }
+    /* Language. */
+    if (awords >= 4 && c->lang[0]) {
+        const char *al_ = rp_quality_language(as, an);
+        if (al_[0] && strcmp(al_, c->lang) != 0) {
+            reason(q, "malformed: the answer is in '%s', the source in '%s'", al_, c->lang);
+            q->n_structural++;
+        }
+    }
+    q->structure = 1.0;
+    for (unsigned i = before; i < q->n_structural; i++)
+        q->structure *= p->hard_factor;
+}
+
+/* Support of each answer sentence by the context; contradictions against
+ * the context sentence each matches best. */
+static void check_support(const struct rp_quality_params *p, const struct rp_quality_ctx *c, const char *as,
+                          size_t an, struct rp_quality *q)
+{
+    double min_support = 1.0;
+    size_t sent_no = 0;
+    size_t a = 0;
+    struct words *w = malloc(sizeof *w);
+    if (!w) {
+        q->support = 1.0;
+        q->consistency = 1.0;
+        return;
+    }
+    q->consistency = 1.0;
+    for (size_t i = 0; i <= an; i++) {
+        if (i < an && !sentence_end(as, an, i))
+            continue;
+        size_t b = i;
+        if (b > a) {
+            bool neg;
+            content_words(as + a, b - a, w, &neg);
+            if (w->n > 0) {
+                sent_no++;
+                size_t found = 0;
+                char missing[200] = "";
+                size_t ml = 0, n_missing = 0;
+                for (size_t k = 0; k < w->n; k++) {
+                    if (rp__hset_has(&c->stems, w->stem[k]) ||
+                        rp__hset_has(&c->idents, rp__word_hash(as + a + w->start[k], w->len[k]))) {
+                        found++;
+                        continue;
+                    }
+                    /* An identifier the context spells as its parts. */
+                    char lw[128];
+                    size_t m = rp__lower(as + a + w->start[k], w->len[k], lw, sizeof lw);
+                    if (ctx_has_ident(c, lw, m, true)) {
+                        found++;
+                        continue;
+                    }
+                    if (n_missing < 6 && ml + w->len[k] + 3 < sizeof missing) {
+                        int wr = snprintf(missing + ml, sizeof missing - ml, "%s%.*s", ml ? ", " : "",
+                                          (int)w->len[k], as + a + w->start[k]);
+                        if (wr > 0)
+                            ml += (size_t)wr;
+                    }
+                    n_missing++;
+                }
+                double s = (double)found / (double)w->n;
+                if (w->n >= 3 && s < min_support)
+                    min_support = s;
+                if (w->n >= 3 && s < p->min_support) {
+                    reason(q, "ungrounded claim: sentence %zu is not supported by the context (%.0f%% of its words; "
+                              "missing: %s)",
+                           sent_no, s * 100, missing);
+                    q->n_unsupported++;
+                }
+                /* Best-matching context sentence. */
+                size_t best = SIZE_MAX, best_hits = 0;
+                for (size_t cs = 0; cs < c->n_sent; cs++) {
+                    size_t from = c->sent_start[cs], to = c->sent_start[cs + 1], hits = 0;
+                    for (size_t k = 0; k < w->n; k++)
+                        hits += has_stem(c->sent_stems, from, to, w->stem[k]);
+                    if (hits > best_hits) {
+                        best_hits = hits;
+                        best = cs;
+                    }
+                }
+                if (best != SIZE_MAX && best_hits >= 2) {
+                    size_t from = c->sent_start[best], to = c->sent_start[best + 1];
+                    for (size_t k = 0; k < sizeof antonyms / sizeof antonyms[0]; k++) {
+                        uint64_t ha = rp__stem_hash(antonyms[k].a, strlen(antonyms[k].a));
+                        uint64_t hb = rp__stem_hash(antonyms[k].b, strlen(antonyms[k].b));
+                        bool ans_a = has_stem(w->stem, 0, w->n, ha), ans_b = has_stem(w->stem, 0, w->n, hb);
+                        bool ctx_a = has_stem(c->sent_stems, from, to, ha), ctx_b = has_stem(c->sent_stems, from, to, hb);
+                        const char *said = NULL, *ctx_said = NULL;
+                        if (ans_a && !ans_b && ctx_b && !ctx_a)
+                            said = antonyms[k].a, ctx_said = antonyms[k].b;
+                        else if (ans_b && !ans_a && ctx_a && !ctx_b)
+                            said = antonyms[k].b, ctx_said = antonyms[k].a;
+                        if (said) {
+                            reason(q, "contradicts the context: sentence %zu says '%s' where the context says '%s'",
+                                   sent_no, said, ctx_said);
+                            q->n_contradictions++;
+                            q->consistency *= p->hard_factor;
+                            break;
+                        }
+                    }
+                    double overlap = (double)best_hits / (double)w->n;
+                    if (neg != (bool)c->sent_neg[best] && overlap >= 0.6 && w->n >= 3) {
+                        reason(q, "contradicts the context: sentence %zu %s a negation the matching context "
+                                  "sentence %s",
+                               sent_no, neg ? "has" : "lacks", neg ? "lacks" : "has");
+                        q->n_contradictions++;
+                        q->consistency *= p->hard_factor;
+                    }
+                }
+            }
+        }
+        a = i + 1;
+    }
+    free(w);
+    q->support = min_support;
+}
+
+/* How much of the question the context covers. */
+static void check_answerable(const struct rp_quality_ctx *c, const char *qs, size_t qn, struct rp_quality *q)
+{
+    size_t pos = 0, words = 0, found = 0;
+    struct rp__tok t;
+    char w[128];
+    char missing[200] = "";
+    size_t ml = 0;
+    while (rp__tok_next(qs, qn, &pos, &t)) {
+        size_t k = rp__lower(qs + t.start, t.end - t.start, w, sizeof w);
+        if (rp__is_stopword(w, k) || question_opener(w, k) || generic_question_word(w, k) || k < 3 ||
+            (w[0] >= '0' && w[0] <= '9'))
+            continue;
+        words++;
+        if (rp__hset_has(&c->stems, rp__stem_hash(w, k)) || ctx_has_ident(c, w, k, true)) {
+            found++;
+        } else if (ml + (t.end - t.start) + 3 < sizeof missing) {
+            int wr = snprintf(missing + ml, sizeof missing - ml, "%s%.*s", ml ? ", " : "", (int)(t.end - t.start),
+                              qs + t.start);
+            if (wr > 0)
+                ml += (size_t)wr;
+        }
+    }
+    double cov = words ? (double)found / (double)words : 1.0;
+    double f = 0, tot = 0;
+    unsigned hard = 0;
+    ground(c, qs, qn, false, q, &f, &tot, &hard);
+    if (hard)
+        q->n_unanswerable += hard;
+    if (tot > 0)
+        cov = cov * (f / tot);
+    if (words >= 2 && found * 2 < words) {
+        reason(q, "unanswerable: the context does not cover the question (missing: %s)", missing);
+        q->n_unanswerable++;
+    }
+    q->answerable = cov;
+}
+
+void rp_quality_assess(const struct rp_quality_params *p, const struct rp_quality_ctx *c, const char *question,
+                       const char *answer, const struct rp_quality_extra *extra, struct rp_quality *q)
+{
+    memset(q, 0, offsetof(struct rp_quality, text));
+    q->text[0] = '\0';
+    q->semantic = -1;
+    q->judge = -1;
+    const char *qs = question ? question : "";
+    const char *as = answer ? answer : "";
+    size_t qn = strlen(qs), an = strlen(as);
+    char ql[1024], al[4096];
+    lowered(qs, qn, ql, sizeof ql);
+    lowered(as, an, al, sizeof al);
+
+    check_structure(p, c, qs, qn, as, an, ql, al, q);
+
+    /* Grounding of the answer's identifiers and numbers. */
+    double found = 0, total = 0;
+    ground(c, as, an, true, q, &found, &total, &q->n_hallucinated);
+    q->grounding = total > 0 ? found / total : 1.0;
+
+    check_support(p, c, as, an, q);
+    check_answerable(c, qs, qn, q);
+
+    const char *hit;
+    if (contains_any(al, evasions, &hit)) {
+        reason(q, "unanswerable: the answer says the context does not give it ('%s')", hit);
+        q->n_evasive++;
+    }
+
+    /* Optional measurements. */
+    double sem = -1;
+    if (extra) {
+        double s = 0;
+        int k = 0;
+        if (extra->semantic_question >= -1) {
+            s += extra->semantic_question > 0 ? extra->semantic_question : 0;
+            k++;
+        }
+        if (extra->semantic_answer >= -1) {
+            s += extra->semantic_answer > 0 ? extra->semantic_answer : 0;
+            k++;
+        }
+        if (k)
+            sem = s / k;
+        if (extra->judge >= 0) {
+            q->judge = extra->judge > 1 ? 1 : extra->judge;
+            if (q->judge < 0.5)
+                reason(q, "judge: %s", extra->judge_reason ? extra->judge_reason : "rated the pair poor");
+        }
+    }
+    q->semantic = sem;
+
+    double wsum = p->w_grounding + p->w_support + p->w_answerable;
+    double sum = p->w_grounding * q->grounding + p->w_support * q->support + p->w_answerable * q->answerable;
+    if (sem >= 0) {
+        wsum += p->w_semantic;
+        sum += p->w_semantic * sem;
+    }
+    if (q->judge >= 0) {
+        wsum += p->w_judge;
+        sum += p->w_judge * q->judge;
+    }
+    double score = wsum > 0 ? sum / wsum : 0;
+    unsigned hard = q->n_structural + q->n_hallucinated + q->n_contradictions + q->n_evasive + q->n_unsupported +
+                    q->n_unanswerable;
+    for (unsigned i = 0; i < hard && i < 6; i++)
+        score *= p->hard_factor;
+    q->score = score;
+    q->accept = hard == 0 && score >= p->threshold && q->n_reasons == 0;
+    if (!q->accept && q->n_reasons == 0)
+        reason(q, "score %.2f below the threshold %.2f (grounding %.2f, support %.2f, answerable %.2f)", score,
+               p->threshold, q->grounding, q->support, q->answerable);
+}
