@@ -47,6 +47,10 @@ struct rp_quality_ctx {
     struct rp__hset idents;  /* lower-cased tokens and their parts */
     struct rp__hset stems;   /* word stems */
     struct rp__hset numbers; /* canonical numbers, signed and absolute */
+    /* Which values belong to what (see note_value()). */
+    struct rp__hset defaults;   /* numbers the text gives as a default */
+    struct rp__hset owned;      /* (identifier, number) pairs in one sentence */
+    struct rp__hset unowned;    /* numbers with no identifier before them in their sentence */
     char *lower;             /* the context lower-cased, for phrase search */
     size_t len;
     /* Sentences as runs of stems: sent_start[i]..sent_start[i+1] in sent_stems. */
@@ -135,6 +139,153 @@ static bool add_parts(struct rp_quality_ctx *c, const char *w, size_t n)
     return true;
 }
 
+/* The words inside a camelCase name count as words of the context:
+ * csfbMeasurementBased supports "measurement based". */
+static bool add_camel_stems(struct rp_quality_ctx *c, const char *raw, size_t n)
+{
+    size_t a = 0;
+    char lw[64];
+    for (size_t i = 1; i <= n; i++) {
+        bool cut = i == n || (raw[i] >= 'A' && raw[i] <= 'Z' && raw[i - 1] >= 'a' && raw[i - 1] <= 'z') ||
+                   raw[i] == '.' || raw[i] == '_' || raw[i] == '-';
+        if (!cut)
+            continue;
+        if (i - a >= 3 && i - a < sizeof lw) {
+            size_t m = rp__lower(raw + a, i - a, lw, sizeof lw);
+            if (!rp__hset_add(&c->stems, rp__stem_hash(lw, m)))
+                return false;
+        }
+        a = (i < n && (raw[i] == '.' || raw[i] == '_' || raw[i] == '-')) ? i + 1 : i;
+    }
+    return true;
+}
+
+/* Value association. A number belongs to the identifiers that precede it
+ * in its sentence (at most OWNER_WINDOW tokens back) and is "a default"
+ * when it is the first number within DEFAULT_WINDOW tokens after the word
+ * "default", or stands right before it ("128 (default)"). Answers are held
+ * to the same reading: "X defaults to 4" needs 4 to be a default in the
+ * context, and to be given in a sentence that names X. */
+#define OWNER_WINDOW 16
+#define DEFAULT_WINDOW 6
+#define RECENT 8
+
+struct value_tracker {
+    uint64_t ident[RECENT];
+    size_t ident_at[RECENT];
+    size_t n_ident; /* ring: the last RECENT identifiers of the sentence */
+    size_t default_at;
+    bool default_open; /* no number yet since the last "default" */
+    uint64_t last_num[2];
+    size_t last_num_at[2];
+    size_t tok; /* token index */
+    bool prev_by; /* the previous token was "by" ("10 % by default") */
+};
+
+static uint64_t pair_hash(uint64_t ident, uint64_t num)
+{
+    uint64_t h = ident * 0x9E3779B97F4A7C15ull ^ (num + 0x632BE59BD9B4E019ull);
+    return h ? h : 1;
+}
+
+static void tracker_sentence(struct value_tracker *v)
+{
+    v->n_ident = 0;
+    v->default_open = false;
+    v->last_num_at[0] = v->last_num_at[1] = SIZE_MAX;
+}
+
+static bool is_default_word(const char *lw, size_t n)
+{
+    return (n == 7 && memcmp(lw, "default", 7) == 0) || (n == 8 && memcmp(lw, "defaults", 8) == 0) ||
+           (n == 9 && memcmp(lw, "defaulted", 9) == 0);
+}
+
+/* Words that may stand between "default" and its value ("the default
+ * value of qRxLevMin is -140"); anything else ends the look-ahead. */
+static bool default_bridge(const char *lw, size_t n, enum rp__tok_kind k)
+{
+    static const char *const bridge[] = {"value", "values", "setting", "set", "configured", "parameter",
+                                         "attribute", "equal", "equals", "defaults"};
+    if (k == RP__TK_IDENT || rp__is_stopword(lw, n))
+        return true;
+    for (size_t i = 0; i < sizeof bridge / sizeof bridge[0]; i++)
+        if (strlen(bridge[i]) == n && memcmp(bridge[i], lw, n) == 0)
+            return true;
+    return false;
+}
+
+/* The identifier hashes a token stands for: the whole name, lower-cased,
+ * and its last dotted part (EUtranCellFDD.qRxLevMin -> qrxlevmin). */
+static size_t ident_keys(const char *lw, size_t n, uint64_t out[2])
+{
+    out[0] = rp__word_hash(lw, n);
+    const char *dot = memchr(lw, '.', n);
+    if (!dot)
+        return 1;
+    const char *last = lw + n;
+    while (last > lw && last[-1] != '.')
+        last--;
+    out[1] = rp__word_hash(last, (size_t)(lw + n - last));
+    return 2;
+}
+
+static bool note_value(struct rp_quality_ctx *c, struct value_tracker *v, const char *raw, size_t n, const char *lw,
+                       bool neg)
+{
+    size_t at = v->tok++;
+    bool by = v->prev_by;
+    v->prev_by = n == 2 && lw[0] == 'b' && lw[1] == 'y';
+    if (is_default_word(lw, n)) {
+        v->default_at = at;
+        v->default_open = !by;
+        for (int i = 0; i < 2; i++)
+            if (v->last_num_at[i] != SIZE_MAX && at - v->last_num_at[i] <= 2 &&
+                !rp__hset_add(&c->defaults, v->last_num[i]))
+                return false;
+        return true;
+    }
+    enum rp__tok_kind k = rp__classify(raw, n);
+    if (k != RP__TK_NUMBER && !default_bridge(lw, n, k))
+        v->default_open = false;
+    if (k == RP__TK_IDENT || k == RP__TK_ACRONYM) {
+        uint64_t keys[2];
+        size_t nk = ident_keys(lw, n, keys);
+        for (size_t i = 0; i < nk; i++) {
+            v->ident[v->n_ident % RECENT] = keys[i];
+            v->ident_at[v->n_ident % RECENT] = at;
+            v->n_ident++;
+        }
+        return true;
+    }
+    char canon[64];
+    if (k != RP__TK_NUMBER || !rp__number_canon(raw, n, neg, canon, sizeof canon))
+        return true;
+    uint64_t h = rp__word_hash(canon, strlen(canon));
+    uint64_t habs = neg ? rp__word_hash(canon + 1, strlen(canon + 1)) : h;
+    v->last_num[1] = v->last_num[0];
+    v->last_num_at[1] = v->last_num_at[0];
+    v->last_num[0] = h;
+    v->last_num_at[0] = at;
+    if (v->default_open && at - v->default_at <= DEFAULT_WINDOW &&
+        (!rp__hset_add(&c->defaults, h) || !rp__hset_add(&c->defaults, habs)))
+        return false;
+    v->default_open = false;
+    bool owned = false;
+    size_t from = v->n_ident > RECENT ? v->n_ident - RECENT : 0;
+    for (size_t i = from; i < v->n_ident; i++) {
+        if (at - v->ident_at[i % RECENT] > OWNER_WINDOW)
+            continue;
+        owned = true;
+        if (!rp__hset_add(&c->owned, pair_hash(v->ident[i % RECENT], h)) ||
+            !rp__hset_add(&c->owned, pair_hash(v->ident[i % RECENT], habs)))
+            return false;
+    }
+    if (!owned && (!rp__hset_add(&c->unowned, h) || !rp__hset_add(&c->unowned, habs)))
+        return false;
+    return true;
+}
+
 struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
 {
     struct rp_quality_ctx *c = calloc(1, sizeof *c);
@@ -143,6 +294,9 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
     rp__hset_init(&c->idents);
     rp__hset_init(&c->stems);
     rp__hset_init(&c->numbers);
+    rp__hset_init(&c->defaults);
+    rp__hset_init(&c->owned);
+    rp__hset_init(&c->unowned);
     c->lower = malloc(len + 1);
     c->sent_start = malloc(32 * sizeof *c->sent_start);
     c->sent_neg = malloc(32);
@@ -157,10 +311,15 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
     size_t pos = 0, sent_from = 0;
     bool neg = false;
     struct rp__tok t;
+    struct value_tracker vt = {0};
+    tracker_sentence(&vt);
     while (rp__tok_next(context, len, &pos, &t)) {
         /* Close the sentences that ended between the last token and this one. */
         for (size_t i = sent_from; i < t.start; i++) {
-            if (sentence_end(context, len, i) && c->sent_start[c->n_sent] < c->n_sent_stems) {
+            if (!sentence_end(context, len, i))
+                continue;
+            tracker_sentence(&vt);
+            if (c->sent_start[c->n_sent] < c->n_sent_stems) {
                 if (!push_sentence(c, neg))
                     goto fail;
                 neg = false;
@@ -169,7 +328,9 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
         sent_from = t.end;
         const char *w = c->lower + t.start;
         size_t n = t.end - t.start;
-        if (!rp__hset_add(&c->idents, rp__word_hash(w, n)) || !add_parts(c, w, n))
+        if (!rp__hset_add(&c->idents, rp__word_hash(w, n)) || !add_parts(c, w, n) ||
+            !add_camel_stems(c, context + t.start, n) ||
+            !note_value(c, &vt, context + t.start, n, w, t.neg))
             goto fail;
         char canon[64];
         if (rp__number_canon(context + t.start, n, t.neg, canon, sizeof canon)) {
@@ -204,6 +365,9 @@ void rp_quality_ctx_free(struct rp_quality_ctx *c)
     rp__hset_release(&c->idents);
     rp__hset_release(&c->stems);
     rp__hset_release(&c->numbers);
+    rp__hset_release(&c->defaults);
+    rp__hset_release(&c->owned);
+    rp__hset_release(&c->unowned);
     free(c->lower);
     free(c->sent_stems);
     free(c->sent_start);
@@ -380,7 +544,8 @@ static const char *const trivial_q[] = {
     "what does the text", "what does this text", "what does the section", "what does this section",
     "what does the passage", "what does the context", "what is described in", "what is discussed",
     "what topic", "which topic", "what is covered", "what does it say", "what does the chapter",
-    "who wrote", "who is the author", NULL,
+    "who wrote", "who is the author", "described here", "described above", " described?", "procedure described",
+    "feature described", "in this document", "mentioned here", "covered here", NULL,
 };
 
 /* Words a question starts with. */
@@ -412,7 +577,8 @@ static bool generic_question_word(const char *w, size_t n)
 /* Terms of the trade that are not names of anything in a document. */
 static bool common_term(const char *w, size_t n)
 {
-    static const char *const ct[] = {"3gpp", "2g", "3g", "4g", "5g", "5gc", "6g", "ok", "id", "ids", NULL};
+    static const char *const ct[] = {"3gpp", "2g", "3g", "4g", "5g", "5gc", "6g", "ok", "id", "ids",
+                                     "gnodeb", "enodeb", "gnb", "enb", "ue", "ues", NULL};
     return in_list(ct, w, n);
 }
 
@@ -429,13 +595,14 @@ static const struct antonym antonyms[] = {
     {"added", "removed"},      {"add", "remove"},          {"start", "stop"},           {"starts", "stops"},
     {"true", "false"},         {"mandatory", "optional"},  {"idle", "connected"},       {"more", "less"},
     {"longer", "shorter"},     {"larger", "smaller"},      {"earlier", "later"},        {"inter", "intra"},
-    {"source", "target"},      {"static", "dynamic"},      {"allowed", "forbidden"},    {"allowed", "prohibited"},
+    {"static", "dynamic"},      {"allowed", "forbidden"},    {"allowed", "prohibited"},
     {"first", "last"},         {"exceeds", "falls"},       {"better", "worse"},         {"stronger", "weaker"},
-    {"master", "secondary"},   {"accepted", "rejected"},   {"success", "failure"},      {"successful", "failed"},
+    {"accepted", "rejected"},   {"success", "failure"},      {"successful", "failed"},
     {"on", "off"},             {"automatically", "manually"}, {"automatic", "manual"},  {"centralized", "distributed"},
     {"centralised", "distributed"}, {"included", "excluded"}, {"supported", "unsupported"}, {"always", "never"},
     {"fdd", "tdd"},            {"lte", "nr"},              {"enb", "gnb"},              {"x2", "xn"},
-    {"s1", "ng"},              {"periodic", "aperiodic"},  {"long", "short"},           {"high", "low"},
+    {"s1", "ng"},              {"periodic", "aperiodic"},  {"reduces", "increases"},    {"reduce", "increase"},
+    {"raises", "lowers"},      {"raise", "lower"},         {"shortens", "lengthens"},   {"gains", "loses"},  {"long", "short"},           {"high", "low"},
 };
 
 /* Whether stem h occurs in stems[from..to). */
@@ -483,6 +650,11 @@ static void content_words(const char *s, size_t n, struct words *out, bool *has_
 
 enum rp__tok_kind rp__classify(const char *s, size_t n)
 {
+    static const char *const units[] = {"dBm", "dB", "dBi", "dBc", "kHz", "MHz", "GHz", "Hz", "kbps", "Mbps",
+                                        "Gbps", "kB", "MB", "GB", "ms", "mW", "km", NULL};
+    for (const char *const *u = units; *u; u++)
+        if (strlen(*u) == n && memcmp(*u, s, n) == 0)
+            return RP__TK_WORD;
     size_t up = 0, low = 0, dig = 0, und = 0, dot = 0;
     bool camel = false, caps_then_lower = false;
     for (size_t i = 0; i < n; i++) {
@@ -522,6 +694,9 @@ static bool ctx_has_ident(const struct rp_quality_ctx *c, const char *lw, size_t
     if (rp__hset_has(&c->idents, rp__word_hash(lw, n)))
         return true;
     if (n > 2 && lw[n - 1] == 's' && rp__hset_has(&c->idents, rp__word_hash(lw, n - 1)))
+        return true;
+    /* The application protocol of an interface: X2AP, S1AP, XnAP, NGAP. */
+    if (n > 3 && n < 8 && lw[n - 2] == 'a' && lw[n - 1] == 'p' && rp__hset_has(&c->idents, rp__word_hash(lw, n - 2)))
         return true;
     if (!allow_parts)
         return false;
@@ -637,8 +812,11 @@ static void ground(const struct rp_quality_ctx *c, const char *s, size_t n, bool
             continue;
         if (n_seen < 32)
             seen[n_seen++] = h;
-        if (k != RP__TK_ACRONYM)
-            (*hard_missing)++;
+        /* An unknown acronym lowers the score but is no proof of invention
+         * (the context may spell it out differently). */
+        if (k == RP__TK_ACRONYM)
+            continue;
+        (*hard_missing)++;
         if (is_answer)
             reason(q, "hallucinated %s '%s' (not in the context)", kind, shown);
         else
@@ -734,20 +912,20 @@ static void check_structure(const struct rp_quality_params *p, const struct rp_q
         size_t nq = 0;
         while (rp__tok_next(qs, qn, &qp, &qt) && nq < MAX_WORDS) {
             size_t k = rp__lower(qs + qt.start, qt.end - qt.start, w, sizeof w);
-            qh[nq++] = rp__stem_hash(w, k);
+            qh[nq++] = rp__word_hash(w, k);
         }
         while (rp__tok_next(as, an, &ap, &at)) {
             size_t k = rp__lower(as + at.start, at.end - at.start, w, sizeof w);
             if (rp__is_stopword(w, k))
                 continue;
             words++;
-            uint64_t h = rp__stem_hash(w, k);
+            uint64_t h = rp__word_hash(w, k);
             bool in_q = false;
             for (size_t i = 0; i < nq && !in_q; i++)
                 in_q = qh[i] == h;
             new_words += !in_q;
         }
-        if (words > 0 && new_words == 0) {
+        if (words >= 2 && new_words == 0) {
             reason(q, "malformed: the answer repeats the question");
             q->n_structural++;
         }
@@ -787,6 +965,7 @@ static void check_support(const struct rp_quality_params *p, const struct rp_qua
         if (b > a) {
             bool neg;
             content_words(as + a, b - a, w, &neg);
+            (void)neg;
             if (w->n > 0) {
                 sent_no++;
                 size_t found = 0;
@@ -853,14 +1032,6 @@ static void check_support(const struct rp_quality_params *p, const struct rp_qua
                             break;
                         }
                     }
-                    double overlap = (double)best_hits / (double)w->n;
-                    if (neg != (bool)c->sent_neg[best] && overlap >= 0.6 && w->n >= 3) {
-                        reason(q, "contradicts the context: sentence %zu %s a negation the matching context "
-                                  "sentence %s",
-                               sent_no, neg ? "has" : "lacks", neg ? "lacks" : "has");
-                        q->n_contradictions++;
-                        q->consistency *= p->hard_factor;
-                    }
                 }
             }
         }
@@ -868,6 +1039,139 @@ static void check_support(const struct rp_quality_params *p, const struct rp_qua
     }
     free(w);
     q->support = min_support;
+}
+
+/* Values given to the wrong thing: a number the context has, but as the
+ * default of something else, or for another identifier (see note_value()). */
+static void check_values(const struct rp_quality_ctx *c, const char *as, size_t an, struct rp_quality *q)
+{
+    size_t a = 0;
+    for (size_t i = 0; i <= an; i++) {
+        if (i < an && !sentence_end(as, an, i))
+            continue;
+        const char *s = as + a;
+        size_t sn = i - a;
+        a = i + 1;
+        size_t pos = 0, tok = 0, n_id = 0, default_at = 0, last_num_at = SIZE_MAX;
+        bool default_open = false, prev_by = false;
+        uint64_t id_keys[2] = {0, 0};
+        size_t n_keys = 0;
+        char id_shown[64] = "";
+        struct {
+            uint64_t h, habs;
+            bool is_default;
+            char shown[40];
+        } nums[16];
+        size_t n_nums = 0;
+        struct rp__tok t;
+        char lw[128];
+        while (rp__tok_next(s, sn, &pos, &t)) {
+            size_t at = tok++;
+            size_t len = t.end - t.start;
+            if (len >= sizeof lw)
+                continue;
+            size_t m = rp__lower(s + t.start, len, lw, sizeof lw);
+            bool by = prev_by;
+            prev_by = m == 2 && lw[0] == 'b' && lw[1] == 'y';
+            if (is_default_word(lw, m)) {
+                default_open = !by;
+                default_at = at;
+                /* "24 hours by default": the value before it. */
+                if (by && last_num_at != SIZE_MAX && at - last_num_at <= 3 && n_nums > 0)
+                    nums[n_nums - 1].is_default = true;
+                continue;
+            }
+            enum rp__tok_kind k = rp__classify(s + t.start, len);
+            if (k != RP__TK_NUMBER && !default_bridge(lw, m, k))
+                default_open = false;
+            bool param_like = (s[t.start] >= 'a' && s[t.start] <= 'z') || memchr(lw, '.', m) != NULL;
+            if (k == RP__TK_IDENT && param_like && !common_term(lw, m)) {
+                if (n_id == 0 || rp__word_hash(lw, m) != id_keys[0]) {
+                    n_id++;
+                    n_keys = ident_keys(lw, m, id_keys);
+                    snprintf(id_shown, sizeof id_shown, "%.*s", (int)len, s + t.start);
+                }
+                continue;
+            }
+            char canon[64];
+            if (k != RP__TK_NUMBER || !rp__number_canon(s + t.start, len, t.neg, canon, sizeof canon))
+                continue;
+            if (t.line_start && t.end < sn && (s[t.end] == '.' || s[t.end] == ')'))
+                continue;
+            if (n_nums == sizeof nums / sizeof nums[0])
+                continue;
+            nums[n_nums].h = rp__word_hash(canon, strlen(canon));
+            nums[n_nums].habs = t.neg ? rp__word_hash(canon + 1, strlen(canon + 1)) : nums[n_nums].h;
+            nums[n_nums].is_default = default_open && at - default_at <= DEFAULT_WINDOW;
+            snprintf(nums[n_nums].shown, sizeof nums[n_nums].shown, "%s%.*s", t.neg ? "-" : "", (int)len,
+                     s + t.start);
+            default_open = false;
+            last_num_at = at;
+            n_nums++;
+        }
+        bool id_known = false;
+        for (size_t k = 0; k < n_keys; k++)
+            id_known |= rp__hset_has(&c->idents, id_keys[k]);
+        for (size_t k = 0; k < n_nums; k++) {
+            uint64_t h = nums[k].h, habs = nums[k].habs;
+            if (!rp__hset_has(&c->numbers, h) && !rp__hset_has(&c->numbers, habs))
+                continue; /* the grounding check names it */
+            if (nums[k].is_default && c->defaults.n > 0 && !rp__hset_has(&c->defaults, h) &&
+                !rp__hset_has(&c->defaults, habs)) {
+                reason(q, "hallucinated value '%s': the context does not give it as a default", nums[k].shown);
+                q->n_hallucinated++;
+                continue;
+            }
+            if (n_id == 1 && id_known && !rp__hset_has(&c->unowned, h) && !rp__hset_has(&c->unowned, habs)) {
+                bool owned = false;
+                for (size_t j = 0; j < n_keys && !owned; j++)
+                    owned = rp__hset_has(&c->owned, pair_hash(id_keys[j], h)) ||
+                            rp__hset_has(&c->owned, pair_hash(id_keys[j], habs));
+                if (!owned) {
+                    reason(q, "hallucinated value '%s': the context does not give it for '%s'", nums[k].shown,
+                           id_shown);
+                    q->n_hallucinated++;
+                }
+            }
+        }
+    }
+}
+
+/* "Yes." to a question whose best-matching context sentence says no: the
+ * commonest contradiction of small models (asked "can X do Y?", the
+ * context says X never does Y). */
+static void check_yes(const struct rp_quality_params *p, const struct rp_quality_ctx *c, const char *qs, size_t qn,
+                      const char *as, size_t an, struct rp_quality *q)
+{
+    size_t pos = 0;
+    struct rp__tok t;
+    char first[8];
+    if (!rp__tok_next(as, an, &pos, &t) || t.end - t.start != 3)
+        return;
+    rp__lower(as + t.start, 3, first, sizeof first);
+    if (strcmp(first, "yes") != 0)
+        return;
+    struct words *w = malloc(sizeof *w);
+    if (!w)
+        return;
+    bool neg;
+    content_words(qs, qn, w, &neg);
+    size_t best = SIZE_MAX, best_hits = 0;
+    for (size_t cs = 0; cs < c->n_sent; cs++) {
+        size_t from = c->sent_start[cs], to = c->sent_start[cs + 1], hits = 0;
+        for (size_t k = 0; k < w->n; k++)
+            hits += has_stem(c->sent_stems, from, to, w->stem[k]);
+        if (hits > best_hits) {
+            best_hits = hits;
+            best = cs;
+        }
+    }
+    if (best != SIZE_MAX && !neg && c->sent_neg[best] && best_hits * 2 >= w->n) {
+        reason(q, "contradicts the context: the answer says yes where the matching context sentence has a negation");
+        q->n_contradictions++;
+        q->consistency *= p->hard_factor;
+    }
+    free(w);
 }
 
 /* How much of the question the context covers. */
@@ -901,7 +1205,7 @@ static void check_answerable(const struct rp_quality_ctx *c, const char *qs, siz
         q->n_unanswerable += hard;
     if (tot > 0)
         cov = cov * (f / tot);
-    if (words >= 2 && found * 2 < words) {
+    if (words >= 3 && found * 3 < words) {
         reason(q, "unanswerable: the context does not cover the question (missing: %s)", missing);
         q->n_unanswerable++;
     }
@@ -929,7 +1233,9 @@ void rp_quality_assess(const struct rp_quality_params *p, const struct rp_qualit
     ground(c, as, an, true, q, &found, &total, &q->n_hallucinated);
     q->grounding = total > 0 ? found / total : 1.0;
 
+    check_values(c, as, an, q);
     check_support(p, c, as, an, q);
+    check_yes(p, c, qs, qn, as, an, q);
     check_answerable(c, qs, qn, q);
 
     const char *hit;
