@@ -231,7 +231,7 @@ static size_t ident_keys(const char *lw, size_t n, uint64_t out[2])
 }
 
 static bool note_value(struct rp_quality_ctx *c, struct value_tracker *v, const char *raw, size_t n, const char *lw,
-                       bool neg)
+                       bool neg, bool after_paren)
 {
     size_t at = v->tok++;
     bool by = v->prev_by;
@@ -239,7 +239,8 @@ static bool note_value(struct rp_quality_ctx *c, struct value_tracker *v, const 
     if (is_default_word(lw, n)) {
         v->default_at = at;
         v->default_open = !by;
-        for (int i = 0; i < 2; i++)
+        /* "10 % by default", "128 (default)": the value before it. */
+        for (int i = 0; i < 2 && (by || after_paren); i++)
             if (v->last_num_at[i] != SIZE_MAX && at - v->last_num_at[i] <= 2 &&
                 !rp__hset_add(&c->defaults, v->last_num[i]))
                 return false;
@@ -330,7 +331,7 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
         size_t n = t.end - t.start;
         if (!rp__hset_add(&c->idents, rp__word_hash(w, n)) || !add_parts(c, w, n) ||
             !add_camel_stems(c, context + t.start, n) ||
-            !note_value(c, &vt, context + t.start, n, w, t.neg))
+            !note_value(c, &vt, context + t.start, n, w, t.neg, t.start > 0 && context[t.start - 1] == '('))
             goto fail;
         char canon[64];
         if (rp__number_canon(context + t.start, n, t.neg, canon, sizeof canon)) {
@@ -880,8 +881,20 @@ static void check_structure(const struct rp_quality_params *p, const struct rp_q
     while (ae > 0 && (as[ae - 1] == ' ' || as[ae - 1] == '\n' || as[ae - 1] == '\t'))
         ae--;
     size_t awords = count_words(as, an);
+    static const char *const placeholders[] = {"n/a", "na", "none", "null", "unknown", "tbd", "todo", "-", "...",
+                                               "no answer", "not applicable", "answer", NULL};
+    char ans_trim[32];
+    size_t as0 = 0;
+    while (as0 < ae && (as[as0] == ' ' || as[as0] == '\n' || as[as0] == '\t'))
+        as0++;
+    size_t tl = rp__lower(as + as0, ae - as0, ans_trim, sizeof ans_trim);
+    while (tl > 0 && ans_trim[tl - 1] == '.')
+        ans_trim[--tl] = '\0';
     if (ae < p->answer_min_chars || awords == 0) {
         reason(q, "malformed: the answer is empty");
+        q->n_structural++;
+    } else if (ae - as0 < sizeof ans_trim && in_list(placeholders, ans_trim, tl)) {
+        reason(q, "malformed: the answer is a placeholder ('%s')", ans_trim);
         q->n_structural++;
     } else {
         if (an > p->answer_max_chars) {
@@ -1137,6 +1150,57 @@ static void check_values(const struct rp_quality_ctx *c, const char *as, size_t 
     }
 }
 
+static bool all_caps_word(const char *s, size_t n)
+{
+    size_t up = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] >= 'a' && s[i] <= 'z')
+            return false;
+        up += s[i] >= 'A' && s[i] <= 'Z';
+    }
+    return up >= 2 || (n == 1 && up == 1);
+}
+
+/* Message and procedure names written in capitals (HANDOVER REQUEST, SN
+ * STATUS TRANSFER, UE CONTEXT RELEASE): a run of two or more capitalised
+ * words, one of them at least five letters long, must occur as a phrase in
+ * the context. Single words are the identifier check's. */
+static void check_phrases(const struct rp_quality_ctx *c, const char *as, size_t an, struct rp_quality *q)
+{
+    size_t pos = 0;
+    struct rp__tok t;
+    size_t run_start = 0, run_end = 0, run_words = 0;
+    bool run_long = false;
+    for (;;) {
+        bool more = rp__tok_next(as, an, &pos, &t);
+        bool caps = more && all_caps_word(as + t.start, t.end - t.start);
+        bool joins = more && caps && run_words > 0 && t.start == run_end + 1 && as[run_end] == ' ';
+        if (!joins && run_words >= 2 && run_long) {
+            char phrase[160];
+            size_t m = rp__lower(as + run_start, run_end - run_start, phrase, sizeof phrase);
+            if (m == run_end - run_start && !strstr(c->lower, phrase)) {
+                reason(q, "hallucinated identifier '%.*s' (not in the context)", (int)(run_end - run_start),
+                       as + run_start);
+                q->n_hallucinated++;
+            }
+        }
+        if (!more)
+            break;
+        if (caps && joins) {
+            run_end = t.end;
+            run_words++;
+            run_long |= t.end - t.start >= 5;
+        } else if (caps) {
+            run_start = t.start;
+            run_end = t.end;
+            run_words = 1;
+            run_long = t.end - t.start >= 5;
+        } else {
+            run_words = 0;
+        }
+    }
+}
+
 /* "Yes." to a question whose best-matching context sentence says no: the
  * commonest contradiction of small models (asked "can X do Y?", the
  * context says X never does Y). */
@@ -1236,6 +1300,7 @@ void rp_quality_assess(const struct rp_quality_params *p, const struct rp_qualit
     check_values(c, as, an, q);
     check_support(p, c, as, an, q);
     check_yes(p, c, qs, qn, as, an, q);
+    check_phrases(c, as, an, q);
     check_answerable(c, qs, qn, q);
 
     const char *hit;
