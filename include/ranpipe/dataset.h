@@ -3,8 +3,10 @@
  *
  *   dataset.jsonl  accepted pairs in chat "messages" format (user question,
  *                  assistant answer) with a "metadata" object: id, source,
- *                  chunk, section, type, model, prompt version, seed;
- *   rejects.jsonl  everything that did not become a pair, with the reason;
+ *                  chunk, section, type, model, prompt version, seed,
+ *                  quality (score, checks) and entities;
+ *   rejects.jsonl  everything that did not become a pair, with the reason
+ *                  (and the quality object when the assessor rejected it);
  *   chunks.jsonl   every chunk (id, source, section, tokens, text), so each
  *                  pair can be traced to the exact text it came from;
  *   pending.jsonl  chunks that wait for an LLM tier (a run without a model),
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "ranpipe/error.h"
+#include "ranpipe/quality.h"
 
 struct rp_dataset;
 
@@ -39,6 +42,7 @@ struct rp_origin {
     const char *evidence; /* extractive pairs: the source text the answer is taken from */
     const char *rule;    /* extractive pairs: the rule that made it */
     float complexity;    /* the chunk's complexity score, < 0 when not measured */
+    const struct rp_quality *quality; /* the assessment, written with the record; NULL for none */
 };
 
 /* Opens the output files in out_dir (created if missing). */
@@ -48,8 +52,13 @@ void rp_dataset_free(struct rp_dataset *ds);
 
 enum rp_err rp_dataset_add_chunk(struct rp_dataset *ds, const struct rp_origin *o, const char *text,
                                  size_t n_tokens, struct rp_error *err);
-/* Writes an accepted pair; its id is derived from the chunk, the model and
- * the pair's position, so reruns give the same ids. */
+/* The id rp_dataset_add_pair() gives a pair: derived from the chunk, the
+ * model, the pair's position and its question, so reruns give the same
+ * ids. */
+void rp_dataset_pair_id(const struct rp_origin *o, size_t pair_index, const char *question, char id[17]);
+
+/* Writes an accepted pair with its id, its assessment (o->quality) and the
+ * RAN entities its question and answer name. */
 enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o, size_t pair_index,
                                 const char *question, const char *answer, const char *type,
                                 struct rp_error *err);

@@ -69,6 +69,9 @@ struct rp_run_summary {
     size_t dead_letters;  /* chunks no tier could generate for */
     size_t fallbacks;     /* chunks sent to another tier after a failure */
     size_t escalations;   /* chunks retried on the next tier for lack of usable pairs */
+    size_t quality_rejects; /* pairs the assessor rejected (in rejects.jsonl, stage "assess") */
+    size_t duplicates;    /* of those, near-duplicates of an earlier pair */
+    size_t conflicts;     /* parameters given different defaults/ranges (conflicts.jsonl) */
     uint64_t prompt_tokens, gen_tokens;
     double gen_seconds;   /* from the first request to the last response */
     double seconds;

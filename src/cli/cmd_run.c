@@ -200,6 +200,10 @@ static void print_summary(const struct rp_run_params *p, const struct rp_run_sum
         fprintf(stderr, "ranpipe: generation: %llu prompt + %llu generated tokens in %.1f s (%.1f generated tokens/s)\n",
                 (unsigned long long)s->prompt_tokens, (unsigned long long)s->gen_tokens, s->gen_seconds,
                 (double)s->gen_tokens / s->gen_seconds);
+    fprintf(stderr,
+            "ranpipe: quality: %zu pairs rejected by the assessor (%zu near-duplicates), %zu parameters with "
+            "conflicting values (%s/conflicts.jsonl)\n",
+            s->quality_rejects, s->duplicates, s->conflicts, p->out_dir);
     if (s->fallbacks || s->escalations || s->dead_letters)
         fprintf(stderr, "ranpipe: %zu chunks fell back to another tier, %zu escalated, %zu dead letters\n",
                 s->fallbacks, s->escalations, s->dead_letters);

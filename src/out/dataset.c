@@ -12,7 +12,9 @@
 
 #include <jansson.h>
 
+#include "ranpipe/assess.h"
 #include "ranpipe/buf.h"
+#include "ranpipe/entities.h"
 #include "ranpipe/fs.h"
 #include "ranpipe/hash.h"
 #include "ranpipe/prompt.h"
@@ -146,16 +148,50 @@ enum rp_err rp_dataset_add_chunk(struct rp_dataset *ds, const struct rp_origin *
     return write_line(ds, F_CHUNKS, c, err);
 }
 
-enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o, size_t pair_index,
-                                const char *question, const char *answer, const char *type,
-                                struct rp_error *err)
+void rp_dataset_pair_id(const struct rp_origin *o, size_t pair_index, const char *question, char id[17])
 {
     uint64_t h = rp_hash64_seeded(&pair_index, sizeof(pair_index), o->chunk_hash);
     if (o->model)
         h = rp_hash64_seeded(o->model, strlen(o->model), h);
     h = rp_hash64_seeded(question, strlen(question), h);
-    char id[17];
     rp_hash_hex(h, id);
+}
+
+struct entity_acc {
+    json_t *list;
+    json_t *seen; /* "type:text" keys already listed */
+};
+
+static void add_entity(const struct rp_entity *e, void *ud)
+{
+    struct entity_acc *a = ud;
+    char key[200];
+    snprintf(key, sizeof(key), "%s:%s", rp_entity_type_name(e->type), e->norm);
+    if (json_object_get(a->seen, key) || json_array_size(a->list) >= 64)
+        return;
+    json_object_set_new(a->seen, key, json_true());
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(rp_entity_type_name(e->type)));
+    json_object_set_new(o, "text", text_json(e->norm));
+    json_array_append_new(a->list, o);
+}
+
+/* The RAN entities named in the question and the answer, each once. */
+static json_t *entities_json(const char *question, const char *answer)
+{
+    struct entity_acc a = {json_array(), json_object()};
+    rp_entities_find(question, strlen(question), add_entity, &a);
+    rp_entities_find(answer, strlen(answer), add_entity, &a);
+    json_decref(a.seen);
+    return a.list;
+}
+
+enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o, size_t pair_index,
+                                const char *question, const char *answer, const char *type,
+                                struct rp_error *err)
+{
+    char id[17];
+    rp_dataset_pair_id(o, pair_index, question, id);
 
     json_t *rec = json_object();
     json_object_set_new(rec, "id", json_string(id));
@@ -178,6 +214,9 @@ enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o
         rp_hash_hex(o->seed, seed);
         json_object_set_new(meta, "seed", json_string(seed));
     }
+    if (o->quality)
+        json_object_set_new(meta, "quality", rp_quality_to_json(o->quality));
+    json_object_set_new(meta, "entities", entities_json(question, answer));
     json_object_set_new(rec, "metadata", meta);
     enum rp_err rc = write_line(ds, F_DATASET, rec, err);
     if (!rc)
@@ -198,6 +237,8 @@ enum rp_err rp_dataset_add_reject(struct rp_dataset *ds, const struct rp_origin 
         json_object_set_new(rec, "answer", text_json(answer));
     if (raw)
         json_object_set_new(rec, "raw", text_json(raw));
+    if (o->quality)
+        json_object_set_new(rec, "quality", rp_quality_to_json(o->quality));
     json_t *meta = origin_json(o);
     if (o->model)
         json_object_set_new(meta, "model", text_json(o->model));

@@ -12,16 +12,20 @@
  */
 #include "ranpipe/run.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "ranpipe/assess.h"
 #include "ranpipe/chunk.h"
 #include "ranpipe/complexity.h"
 #include "ranpipe/dataset.h"
+#include "ranpipe/embed.h"
 #include "ranpipe/extract.h"
 #include "ranpipe/fs.h"
 #include "ranpipe/hash.h"
@@ -85,6 +89,8 @@ struct run {
     struct rp_queue *q;    /* ingest -> run */
     struct rp_queue *done; /* backends -> run */
     struct rp_dataset *ds;
+    struct rp_assessor *as;  /* every pair passes it, in output order */
+    struct rp_embedder *emb; /* quality.embed_model, or NULL */
     struct rp_router *router;
     struct rp_llama *tok;  /* tokenizer of the first llama tier's model, or NULL */
     struct tier_ctx tiers[RP_RUN_MAX_TIERS];
@@ -401,6 +407,56 @@ static void dispatch(struct run *r)
 
 /* ---- writing, in the order jobs were made ---- */
 
+/* The text the job's chunk holds ("" when there is none). */
+static const char *chunk_text(const struct job *j)
+{
+    const struct doc_item *di = j->di;
+    if (di->doc && j->chunk < di->chunks.n && di->chunks.items[j->chunk].text)
+        return di->chunks.items[j->chunk].text;
+    return "";
+}
+
+/* Joins the assessment's reasons into one line for the rejects file. */
+static void join_reasons(const struct rp_quality *q, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < q->n_reasons && used + 3 < cap; i++) {
+        int w = snprintf(out + used, cap - used, "%s%s", i ? "; " : "", q->reasons[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w < cap - used ? (size_t)w : cap - used - 1;
+    }
+}
+
+/* Runs the assessor on one pair and writes it to the dataset (accepted) or
+ * to the rejects file with every reason (stage "assess"). */
+static enum rp_err assess_and_write(struct run *r, struct rp_origin *o, const struct rp_quality_ctx *qctx,
+                                    const char *context, size_t k, const char *question, const char *answer,
+                                    const char *type, bool *accepted, struct rp_error *err)
+{
+    char id[17];
+    rp_dataset_pair_id(o, k, question, id);
+    struct rp_assess_item it = {.ctx = qctx, .context = context, .question = question, .answer = answer,
+                                .id = id, .source = o->source};
+    struct rp_quality q;
+    enum rp_err e = rp_assessor_check(r->as, &it, &q, err);
+    if (e)
+        return e;
+    o->quality = &q;
+    *accepted = q.accept;
+    if (q.accept) {
+        e = rp_dataset_add_pair(r->ds, o, k, question, answer, type, err);
+    } else {
+        char reason[2048];
+        join_reasons(&q, reason, sizeof(reason));
+        r->sum->quality_rejects++;
+        e = rp_dataset_add_reject(r->ds, o, "assess", reason, question, answer, NULL, err);
+    }
+    o->quality = NULL;
+    return e;
+}
+
 static void write_generated(struct run *r, struct job *j, struct rp_origin *o, struct rp_error *err)
 {
     struct rp_gen_request *req = &j->req;
@@ -420,15 +476,21 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
         e = rp_dataset_add_reject(r->ds, o, "parse", reason, NULL, NULL, req->text.data, err);
     }
     size_t good = 0;
+    const char *context = chunk_text(j);
+    struct rp_quality_ctx *qctx = pairs.n ? rp_quality_ctx_new(context, strlen(context)) : NULL;
+    if (pairs.n && !qctx)
+        e = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < pairs.n && !e; k++) {
         const struct rp_qa_pair *qa = &pairs.items[k];
         if (qa->reject) {
             e = rp_dataset_add_reject(r->ds, o, "parse", qa->reject, qa->question, qa->answer, NULL, err);
         } else {
-            e = rp_dataset_add_pair(r->ds, o, k, qa->question, qa->answer, qa->type, err);
-            good++;
+            bool ok;
+            e = assess_and_write(r, o, qctx, context, k, qa->question, qa->answer, qa->type, &ok, err);
+            good += ok;
         }
     }
+    rp_quality_ctx_free(qctx);
     ts->chunks++;
     ts->pairs += good;
     note_failure(r, e, err);
@@ -462,7 +524,21 @@ static void write_job(struct run *r, struct job *j)
             xo.tier = "extractive";
             xo.rule = x->rule;
             xo.evidence = x->evidence;
-            e = rp_dataset_add_pair(r->ds, &xo, k, x->question, x->answer, x->type, &err);
+            /* Held to the same checks, against the text it was taken from
+             * (questions name the document: its title is context too). */
+            struct rp_buf ctx;
+            rp_buf_init(&ctx, RP_BUF_NO_CAP);
+            if ((xo.title && (rp_buf_add(&ctx, xo.title, strlen(xo.title)) || rp_buf_add(&ctx, "\n", 1))) ||
+                (x->evidence && rp_buf_add(&ctx, x->evidence, strlen(x->evidence))) || rp_buf_add(&ctx, "", 1)) {
+                rp_buf_release(&ctx);
+                e = rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
+                break;
+            }
+            bool ok;
+            e = assess_and_write(r, &xo, NULL, ctx.data, k, x->question, x->answer, x->type, &ok, &err);
+            rp_buf_release(&ctx);
+            r->sum->extractive_pairs += ok;
+            r->sum->tiers[0].pairs += ok;
         }
         break;
     case OUT_PENDING:
@@ -525,17 +601,29 @@ static void on_backend_done(struct rp_gen_request *req, int tier, void *ud)
 }
 
 /* Parses the job's output once, for the escalation decision and the writer;
- * true when it holds at least one usable pair. */
-static bool parse_output(struct job *j)
+ * true when at least one pair passes the scorer's checks (near-duplicates
+ * are decided later, in output order). */
+static bool parse_output(struct run *r, struct job *j)
 {
     rp_qa_list_release(&j->pairs);
     rp_qa_list_init(&j->pairs);
     rp_error_clear(&j->perr);
     j->parse_failed = rp_qa_parse(j->req.text.data, j->req.text.len, &j->pairs, &j->perr) != RP_OK;
-    for (size_t k = 0; k < j->pairs.n; k++)
-        if (!j->pairs.items[k].reject)
-            return true;
-    return false;
+    const char *context = chunk_text(j);
+    struct rp_quality_ctx *qctx = NULL;
+    bool usable = false;
+    for (size_t k = 0; k < j->pairs.n && !usable; k++) {
+        const struct rp_qa_pair *qa = &j->pairs.items[k];
+        if (qa->reject)
+            continue;
+        if (!qctx && !(qctx = rp_quality_ctx_new(context, strlen(context))))
+            return true; /* out of memory: let the writer report it */
+        struct rp_quality q;
+        rp_quality_assess(&r->cfg->quality.scorer, qctx, qa->question, qa->answer, NULL, &q);
+        usable = q.accept;
+    }
+    rp_quality_ctx_free(qctx);
+    return usable;
 }
 
 static void handle_done(struct run *r, struct job *j)
@@ -570,7 +658,7 @@ static void handle_done(struct run *r, struct job *j)
         finish_job(r, j, OUT_FAILED);
         return;
     }
-    if (!parse_output(j) && r->cfg->escalate && !j->escalated) {
+    if (!parse_output(r, j) && r->cfg->escalate && !j->escalated) {
         int up = rp_router_next_up(r->router, t, j->tried);
         if (up >= 0) {
             rp_debug("'%s' chunk %zu: no usable pair from tier '%s'; escalating to '%s'", j->di->path,
@@ -621,8 +709,6 @@ static void take_doc(struct run *r, struct doc_item *di)
         struct rp_extract_params xp = rp_extract_default_params();
         if (rp_extract_doc(di->doc, &xp, &x->ex, &err) != RP_OK)
             rp_warn("'%s': extractive tier: %s", di->path, err.msg);
-        r->sum->extractive_pairs += x->ex.n;
-        r->sum->tiers[0].pairs += x->ex.n;
         finish_job(r, x, OUT_EXTRACT);
     }
 
@@ -744,6 +830,26 @@ static enum rp_err setup_tiers(struct run *r, struct rp_error *err)
     return RP_OK;
 }
 
+/* OUT/conflicts.jsonl: parameters that accepted pairs give different
+ * defaults or ranges (written whole, then renamed into place). */
+static enum rp_err write_conflicts(struct run *r, struct rp_error *err)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/conflicts.jsonl", r->p->out_dir);
+    snprintf(tmp, sizeof(tmp), "%s.partial", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return rp_error_set(err, RP_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    rp_assessor_write_conflicts(r->as, f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        fclose(f);
+        return rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    return RP_OK;
+}
+
 enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *summary,
                    struct rp_error *err)
 {
@@ -772,6 +878,25 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
     rc = setup_tiers(&r, err);
     if (rc)
         goto out;
+    struct rp_assess_params ap = rp_assess_default_params();
+    ap.quality = r.cfg->quality.scorer;
+    ap.dedup = r.cfg->quality.dedup;
+    ap.dedup_threshold = r.cfg->quality.dedup_threshold;
+    if (r.cfg->quality.embed_model) {
+        struct rp_embed_params ep = rp_embed_default_params();
+        ep.model = r.cfg->quality.embed_model;
+        r.emb = rp_embedder_new(&ep, err);
+        if (!r.emb) {
+            rc = err->code ? err->code : RP_ERR_MODEL;
+            goto out;
+        }
+        ap.embedder = r.emb;
+    }
+    r.as = rp_assessor_new(&ap, err);
+    if (!r.as) {
+        rc = err->code ? err->code : RP_ERR_NOMEM;
+        goto out;
+    }
     r.ds = rp_dataset_open(params->out_dir, err);
     if (!r.ds) {
         rc = err->code ? err->code : RP_ERR_IO;
@@ -807,6 +932,14 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
     }
     if (!rc)
         rc = rp_dataset_commit(r.ds, err);
+    if (!rc)
+        rc = write_conflicts(&r, err);
+    {
+        struct rp_assess_stats st;
+        rp_assessor_stats(r.as, &st);
+        summary->duplicates = st.duplicates;
+        summary->conflicts = st.conflicts;
+    }
     summary->pairs = rp_dataset_n_pairs(r.ds);
     summary->rejects = rp_dataset_n_rejects(r.ds);
     summary->pending = rp_dataset_n_pending(r.ds);
@@ -848,6 +981,8 @@ out:
         rp_prompt_set_free(r.tiers[i].prompts);
     rp_llama_free(r.tok);
     rp_dataset_free(r.ds);
+    rp_assessor_free(r.as);
+    rp_embedder_free(r.emb);
     rp_path_list_release(&r.files);
     summary->seconds = now_s() - t0;
     return rc;

@@ -696,6 +696,14 @@ static bool ctx_has_ident(const struct rp_quality_ctx *c, const char *lw, size_t
         return true;
     if (n > 2 && lw[n - 1] == 's' && rp__hset_has(&c->idents, rp__word_hash(lw, n - 1)))
         return true;
+    /* The context has the plural: SCells for SCell. */
+    if (n + 1 < 128) {
+        char pl[128];
+        memcpy(pl, lw, n);
+        pl[n] = 's';
+        if (rp__hset_has(&c->idents, rp__word_hash(pl, n + 1)))
+            return true;
+    }
     /* The application protocol of an interface: X2AP, S1AP, XnAP, NGAP. */
     if (n > 3 && n < 8 && lw[n - 2] == 'a' && lw[n - 1] == 'p' && rp__hset_has(&c->idents, rp__word_hash(lw, n - 2)))
         return true;

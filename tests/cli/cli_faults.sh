@@ -45,7 +45,10 @@ out = sys.argv[1]
 rows = lambda n: [json.loads(l) for l in open(os.path.join(out, n), encoding="utf-8")]
 data, rejects, chunks = rows("dataset.jsonl"), rows("rejects.jsonl"), rows("chunks.jsonl")
 assert not [r for r in rejects if r["stage"] == "dead-letter"], "dead letters despite a fallback tier"
-llm = [r for r in data if r["metadata"]["tier"] != "extractive"]
+# Generated pairs are in the dataset or, rejected by the assessor (the
+# fixture model writes noise), in rejects.jsonl with stage "assess".
+llm = [r for r in data + rejects if r["metadata"].get("tier", "extractive") != "extractive"
+       and (r.get("stage") in (None, "assess"))]
 assert all(r["metadata"]["tier"] == "medium" for r in llm), {r["metadata"]["tier"] for r in llm}
 gen = [r for r in rejects if r["stage"] in ("parse", "generate")]
 assert llm or gen, "nothing generated"
@@ -108,7 +111,9 @@ import json, sys, os, collections
 out = sys.argv[1]
 rows = lambda n: [json.loads(l) for l in open(os.path.join(out, n), encoding="utf-8")]
 data, rejects, chunks = rows("dataset.jsonl"), rows("rejects.jsonl"), rows("chunks.jsonl")
-llm = [r for r in data if r["metadata"]["tier"] != "extractive"]
+# Generated pairs: in the dataset, or rejected by the assessor (noise model).
+llm = [r for r in data + rejects if r["metadata"].get("tier", "extractive") != "extractive"
+       and (r.get("stage") in (None, "assess"))]
 per = collections.Counter(r["metadata"]["chunk_id"] for r in llm)
 assert max(per.values(), default=1) == 1, "a chunk generated twice"
 # Output cut at --max-tokens is a parse reject; either way one record per chunk.

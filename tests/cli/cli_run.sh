@@ -47,6 +47,8 @@ for r in data:
     assert roles == ["user", "assistant"], roles
     assert all(isinstance(m["content"], str) and m["content"].strip() for m in r["messages"])
     md = r["metadata"]
+    assert 0 <= md["quality"]["score"] <= 1 and md["quality"]["verdict"] == "accept", md
+    assert md["quality"]["reasons"] == [], md
     if md["tier"] == "extractive":
         assert md["rule"] and md["evidence"] and md["type"] in ("parameter", "definition", "counter"), md
         continue
@@ -56,6 +58,16 @@ for r in data:
     assert md["model"].startswith("ranpipe-fixture-qwen3-tiny")
     assert md["prompt"].startswith("qa-v2"), md
     assert md["type"] in ("factual", "conceptual", "procedural", "analytical", "comparative", "unspecified"), md
+# The fixture model writes noise: its pairs are rejected by the assessor,
+# each with its reasons and the full metadata, never dropped.
+assessed = [r for r in rejects if r["stage"] == "assess"]
+assert assessed, "no generated pair reached the assessor"
+for r in assessed:
+    q = r["quality"]
+    assert q["verdict"] == "reject" and q["reasons"] and r["reason"], r
+    assert set(q["checks"]) >= {"structure", "grounding", "support", "answerable"}, q
+    assert r["metadata"]["tier"] == "small" and r["metadata"]["model"].startswith("ranpipe-fixture-qwen3-tiny"), r
+    assert "question" in r and "answer" in r, r
 sources = {c["source"] for c in chunks}
 assert any(s.endswith("uplink-power-control.md") for s in sources)
 assert any(s.endswith("lock-and-unlock-cell.txt") for s in sources)
@@ -79,15 +91,18 @@ F=$EX/features/automatic-neighbour-relations.md
 expect_exit 0 "one sequence at a time" "$RANPIPE_BIN" run "$F" -o "$T/p1" --model "$M" -t "$TH" -p 1 -q
 expect_exit 0 "the same run again" "$RANPIPE_BIN" run "$F" -o "$T/again" --model "$M" -t "$TH" -p 1 -q
 ok_if "same inputs, model and seed give the same dataset" cmp "$T/p1/dataset.jsonl" "$T/again/dataset.jsonl"
+ok_if "and the same rejects" cmp "$T/p1/rejects.jsonl" "$T/again/rejects.jsonl"
 expect_exit 0 "another seed" "$RANPIPE_BIN" run "$F" -o "$T/seed2" --model "$M" -t "$TH" -p 1 -q --seed 2
-ok_if "another seed gives another dataset" bash -c "! cmp -s '$T/p1/dataset.jsonl' '$T/seed2/dataset.jsonl'"
+# The noise model's pairs are rejected: compare what was generated (dataset and rejects).
+ok_if "another seed gives other pairs" bash -c "! cmp -s <(cat '$T/p1/dataset.jsonl' '$T/p1/rejects.jsonl') <(cat '$T/seed2/dataset.jsonl' '$T/seed2/rejects.jsonl')"
 
 export RANPIPE_MODEL=$M
 expect_exit 0 "model from RANPIPE_MODEL, one file, one sequence" \
   "$RANPIPE_BIN" run "$EX/procedures/lock-and-unlock-cell.txt" -o "$T/env" -t "$TH" -p 1 --pairs 1
 ok_if "one pair per chunk at most" "$PY" - "$T/env" <<'PY'
 import json, sys, collections
-rows = [json.loads(l) for l in open(sys.argv[1] + "/dataset.jsonl")]
+rows = [json.loads(l) for l in open(sys.argv[1] + "/dataset.jsonl")] + \
+       [r for r in map(json.loads, open(sys.argv[1] + "/rejects.jsonl")) if r["stage"] == "assess"]
 rows = [r for r in rows if r["metadata"]["tier"] != "extractive"]
 per = collections.Counter(r["metadata"]["chunk_id"] for r in rows)
 assert rows and max(per.values()) == 1, per

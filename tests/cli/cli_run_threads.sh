@@ -35,8 +35,11 @@ assert set(seen) == set(chunk_ids), (set(chunk_ids) - set(seen), set(seen) - set
 order = [name(c) for c in chunks]
 assert order == sorted(order), order   # files are read in sorted order
 pos = {cid: i for i, cid in enumerate(chunk_ids)}
-gen_order = [pos[r["metadata"]["chunk_id"]] for r in data if r["metadata"]["tier"] != "extractive"]
-assert gen_order == sorted(gen_order), "pairs not written in input order"
+# Generated pairs: accepted ones in the dataset, the assessor's rejects
+# (the fixture model writes noise) in rejects.jsonl; each file in input order.
+for rs in (data, [r for r in rejects if r["stage"] == "assess"]):
+    gen_order = [pos[r["metadata"]["chunk_id"]] for r in rs if r["metadata"]["tier"] != "extractive"]
+    assert gen_order == sorted(gen_order), "pairs not written in input order"
 assert {"a-procedure.txt", "d-anr.md", "f-note.txt"} <= set(order), set(order)
 PY
 done_testing
