@@ -12,11 +12,14 @@
  * Hashes. Words are XXH3-64 of their normalised bytes; an n-gram is a
  * splitmix-style chain over its word hashes (no byte order involved); its
  * fingerprint is the top 24 bits. For MinHash every fingerprint is first
- * spread to a 64-bit key x = mix(fp), and permutation i is the bijection
- * x -> a_i * x + b_i (mod 2^64, a_i odd) with (a_i, b_i) from the seeded
+ * spread to a 32-bit key x = mix(fp), and permutation i is the bijection
+ * x -> a_i * x + b_i (mod 2^32, a_i odd) with (a_i, b_i) from the seeded
  * generator; its minimum is what banding hashes, and the top two bits of
  * min * golden are what the signature keeps (the lowest bits of a_i*x+b_i
- * depend only on the lowest bits of x, so they are not used).
+ * depend only on the lowest bits of x, so they are not used). 32-bit
+ * arithmetic lets AVX2 run 8 permutations per instruction, with results
+ * identical to the portable loop; the estimate's bias and spread are
+ * checked by test_dedup against the binomial figures.
  */
 #include "ranpipe/dedup.h"
 
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "quality/dedup_int.h"
 #include "ranpipe/hash.h"
 
 #define NFP_MINHASH 0xFFu
@@ -34,6 +38,13 @@
 #define AUTO_RECALL 0.985 /* P(candidate | J = threshold) it aims for */
 #define MIN_RECORDS 16
 #define MAX_RECORDS UINT32_MAX /* exclusive: UINT32_MAX reports "none" */
+
+#define MH_BLOCK 16 /* permutations per pass of the vector MinHash */
+
+/* out[i] = min over x in xs[0..n) of a[i] * x + b[i] (mod 2^32), i < k; k is
+ * a multiple of MH_BLOCK. */
+typedef void minhash_fn(const uint32_t *xs, size_t n, const uint32_t *a, const uint32_t *b,
+                        size_t k, uint32_t *out);
 
 struct slot {
     uint32_t key; /* 0: empty */
@@ -45,9 +56,11 @@ struct rp_dedup {
     size_t sig_bytes;         /* num_perm / 4 */
     size_t exact_max;         /* fingerprints a record may keep: sig_bytes / 3 */
     size_t n_band_perm;       /* bands * rows */
+    size_t n_band_pad;        /* rounded up to MH_BLOCK */
 
-    /* Permutations: [0, num_perm) for the signature, then bands * rows for LSH. */
-    uint64_t *perm_a, *perm_b;
+    /* Permutations: [0, num_perm) for the signature, then n_band_pad for LSH. */
+    uint32_t *perm_a, *perm_b;
+    minhash_fn *minhash;
     uint64_t begin_mark, end_mark; /* the ^ and $ word hashes */
 
     /* Records. */
@@ -65,9 +78,9 @@ struct rp_dedup {
     uint64_t *words; /* word hashes with the marks around them */
     size_t words_cap;
     uint32_t *fps, *fps_tmp; /* 24-bit fingerprints */
-    uint64_t *xs;            /* mix(fp) */
+    uint32_t *xs;            /* mix(fp) */
     size_t fps_cap;
-    uint64_t *mins; /* one call's minima, num_perm + bands*rows */
+    uint32_t *mins; /* one call's minima, num_perm + n_band_pad */
     uint32_t *band_keys;
     uint8_t *qsig; /* the text's 2-bit signature, when computed */
     uint32_t *cand;
@@ -176,6 +189,8 @@ static enum rp_err check_params(struct rp_dedup_params *p, struct rp_error *err)
 
 /* ---- lifecycle ---- */
 
+static minhash_fn *minhash_impl(void);
+
 static size_t table_cap_for(size_t records, size_t bands)
 {
     double want = ceil((double)records * (double)bands / MAX_LOAD) + 1.0;
@@ -204,11 +219,13 @@ struct rp_dedup *rp_dedup_new(const struct rp_dedup_params *params, size_t expec
     d->sig_bytes = (size_t)p.num_perm / 4;
     d->exact_max = d->sig_bytes / 3;
     d->n_band_perm = (size_t)p.bands * (size_t)p.rows;
+    d->n_band_pad = (d->n_band_perm + MH_BLOCK - 1) / MH_BLOCK * MH_BLOCK;
+    d->minhash = minhash_impl();
 
-    size_t n_perm = (size_t)p.num_perm + d->n_band_perm;
-    d->perm_a = malloc(n_perm * sizeof(uint64_t));
-    d->perm_b = malloc(n_perm * sizeof(uint64_t));
-    d->mins = malloc(n_perm * sizeof(uint64_t));
+    size_t n_perm = (size_t)p.num_perm + d->n_band_pad;
+    d->perm_a = malloc(n_perm * sizeof(uint32_t));
+    d->perm_b = malloc(n_perm * sizeof(uint32_t));
+    d->mins = malloc(n_perm * sizeof(uint32_t));
     d->band_keys = malloc((size_t)p.bands * sizeof(uint32_t));
     d->qsig = malloc(d->sig_bytes);
     if (!d->perm_a || !d->perm_b || !d->mins || !d->band_keys || !d->qsig)
@@ -216,8 +233,9 @@ struct rp_dedup *rp_dedup_new(const struct rp_dedup_params *params, size_t expec
     struct rp_rng rng;
     rp_rng_seed(&rng, p.seed ^ 0x6465647570ull); /* "dedup" */
     for (size_t i = 0; i < n_perm; i++) {
-        d->perm_a[i] = rp_rng_next(&rng) | 1u;
-        d->perm_b[i] = rp_rng_next(&rng);
+        uint64_t v = rp_rng_next(&rng);
+        d->perm_a[i] = (uint32_t)v | 1u;
+        d->perm_b[i] = (uint32_t)(v >> 32);
     }
     d->begin_mark = rp_rng_next(&rng);
     d->end_mark = rp_rng_next(&rng);
@@ -276,11 +294,11 @@ size_t rp_dedup_memory(const struct rp_dedup *d)
 {
     if (!d)
         return 0;
-    size_t n_perm = (size_t)d->p.num_perm + d->n_band_perm;
-    return sizeof(*d) + n_perm * 3 * sizeof(uint64_t) + (size_t)d->p.bands * sizeof(uint32_t) +
+    size_t n_perm = (size_t)d->p.num_perm + d->n_band_pad;
+    return sizeof(*d) + n_perm * 3 * sizeof(uint32_t) + (size_t)d->p.bands * sizeof(uint32_t) +
            d->sig_bytes + d->rec_cap * (1 + d->sig_bytes) + d->tab_cap * sizeof(struct slot) +
-           d->norm_cap + d->words_cap * sizeof(uint64_t) +
-           d->fps_cap * (2 * sizeof(uint32_t) + sizeof(uint64_t)) + d->cand_cap * sizeof(uint32_t);
+           d->norm_cap + d->words_cap * sizeof(uint64_t) + d->fps_cap * 3 * sizeof(uint32_t) +
+           d->cand_cap * sizeof(uint32_t);
 }
 
 struct rp_dedup_params rp_dedup_get_params(const struct rp_dedup *d)
@@ -417,7 +435,7 @@ static long shingles(struct rp_dedup *d, size_t n_words)
             return -1;
         d->fps_tmp = t;
         cap = d->fps_cap;
-        uint64_t *x = grow(d->xs, &cap, need, sizeof(uint64_t));
+        uint32_t *x = grow(d->xs, &cap, need, sizeof(uint32_t));
         if (!x)
             return -1;
         d->xs = x;
@@ -447,25 +465,24 @@ static long shingles(struct rp_dedup *d, size_t n_words)
         if (!u || d->fps[i] != d->fps[u - 1])
             d->fps[u++] = d->fps[i];
     for (size_t i = 0; i < u; i++)
-        d->xs[i] = mix64((uint64_t)d->fps[i] + 0x243F6A8885A308D3ull);
+        d->xs[i] = (uint32_t)mix64((uint64_t)d->fps[i] + 0x243F6A8885A308D3ull);
     return (long)u;
 }
 
 /* ---- MinHash ---- */
 
-/* out[i] = min over xs of a[i] * x + b[i], for i < k. Four permutations per
- * pass over xs: four independent minimum chains keep the multiplier busy. */
-static void minhash(const uint64_t *xs, size_t n, const uint64_t *a, const uint64_t *b, size_t k,
-                    uint64_t *out)
+/* Portable MinHash: four permutations per pass over xs, so that four
+ * independent minimum chains keep the multiplier busy. */
+static void minhash_scalar(const uint32_t *xs, size_t n, const uint32_t *a, const uint32_t *b,
+                           size_t k, uint32_t *out)
 {
-    size_t i = 0;
-    for (; i + 4 <= k; i += 4) {
-        uint64_t m0 = UINT64_MAX, m1 = UINT64_MAX, m2 = UINT64_MAX, m3 = UINT64_MAX;
-        uint64_t a0 = a[i], a1 = a[i + 1], a2 = a[i + 2], a3 = a[i + 3];
-        uint64_t b0 = b[i], b1 = b[i + 1], b2 = b[i + 2], b3 = b[i + 3];
+    for (size_t i = 0; i < k; i += 4) {
+        uint32_t m0 = UINT32_MAX, m1 = UINT32_MAX, m2 = UINT32_MAX, m3 = UINT32_MAX;
+        uint32_t a0 = a[i], a1 = a[i + 1], a2 = a[i + 2], a3 = a[i + 3];
+        uint32_t b0 = b[i], b1 = b[i + 1], b2 = b[i + 2], b3 = b[i + 3];
         for (size_t j = 0; j < n; j++) {
-            uint64_t x = xs[j];
-            uint64_t v0 = a0 * x + b0, v1 = a1 * x + b1, v2 = a2 * x + b2, v3 = a3 * x + b3;
+            uint32_t x = xs[j];
+            uint32_t v0 = a0 * x + b0, v1 = a1 * x + b1, v2 = a2 * x + b2, v3 = a3 * x + b3;
             m0 = v0 < m0 ? v0 : m0;
             m1 = v1 < m1 ? v1 : m1;
             m2 = v2 < m2 ? v2 : m2;
@@ -476,26 +493,62 @@ static void minhash(const uint64_t *xs, size_t n, const uint64_t *a, const uint6
         out[i + 2] = m2;
         out[i + 3] = m3;
     }
-    for (; i < k; i++) {
-        uint64_t m = UINT64_MAX;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+
+/* The same with AVX2, 16 permutations per pass: the same numbers, 5-8x
+ * faster; chosen at run time, so the build needs no -mavx2. */
+__attribute__((target("avx2"))) static void minhash_avx2(const uint32_t *xs, size_t n,
+                                                         const uint32_t *a, const uint32_t *b,
+                                                         size_t k, uint32_t *out)
+{
+    for (size_t i = 0; i < k; i += 16) {
+        __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(a + i));
+        __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(a + i + 8));
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)(b + i));
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + i + 8));
+        __m256i m0 = _mm256_set1_epi32(-1), m1 = m0;
         for (size_t j = 0; j < n; j++) {
-            uint64_t v = a[i] * xs[j] + b[i];
-            m = v < m ? v : m;
+            __m256i x = _mm256_set1_epi32((int)xs[j]);
+            m0 = _mm256_min_epu32(m0, _mm256_add_epi32(_mm256_mullo_epi32(a0, x), b0));
+            m1 = _mm256_min_epu32(m1, _mm256_add_epi32(_mm256_mullo_epi32(a1, x), b1));
         }
-        out[i] = m;
+        _mm256_storeu_si256((__m256i *)(void *)(out + i), m0);
+        _mm256_storeu_si256((__m256i *)(void *)(out + i + 8), m1);
     }
+}
+
+static minhash_fn *minhash_impl(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? minhash_avx2 : minhash_scalar;
+}
+#else
+static minhash_fn *minhash_impl(void)
+{
+    return minhash_scalar;
+}
+#endif
+
+bool rp__dedup_use_portable(struct rp_dedup *d)
+{
+    bool other = d->minhash != minhash_scalar;
+    d->minhash = minhash_scalar;
+    return other;
 }
 
 /* The text's 2-bit signature into d->qsig, packed 32 values per 64-bit word. */
 static void signature(struct rp_dedup *d, size_t n_fp)
 {
     size_t k = (size_t)d->p.num_perm;
-    minhash(d->xs, n_fp, d->perm_a, d->perm_b, k, d->mins);
+    d->minhash(d->xs, n_fp, d->perm_a, d->perm_b, k, d->mins);
     for (size_t w = 0; w < k / 32; w++) {
         uint64_t word = 0;
         for (size_t j = 0; j < 32; j++) {
-            uint64_t v = (d->mins[w * 32 + j] * 0x9E3779B97F4A7C15ull) >> 62;
-            word |= v << (2 * j);
+            uint32_t v = (d->mins[w * 32 + j] * 0x9E3779B9u) >> 30;
+            word |= (uint64_t)v << (2 * j);
         }
         memcpy(d->qsig + w * 8, &word, 8);
     }
@@ -504,8 +557,8 @@ static void signature(struct rp_dedup *d, size_t n_fp)
 static void band_keys(struct rp_dedup *d, size_t n_fp)
 {
     size_t k = (size_t)d->p.num_perm, r = (size_t)d->p.rows;
-    uint64_t *m = d->mins + k;
-    minhash(d->xs, n_fp, d->perm_a + k, d->perm_b + k, d->n_band_perm, m);
+    uint32_t *m = d->mins + k;
+    d->minhash(d->xs, n_fp, d->perm_a + k, d->perm_b + k, d->n_band_pad, m);
     for (size_t b = 0; b < (size_t)d->p.bands; b++) {
         uint64_t h = d->p.seed ^ ((uint64_t)(b + 1) * 0xA0761D6478BD642Full);
         for (size_t j = 0; j < r; j++)
@@ -684,6 +737,12 @@ enum rp_err rp_dedup_check_add(struct rp_dedup *d, const char *text, size_t len,
     band_keys(d, n_fp);
 
     size_t n_cand = 0;
+#if defined(__GNUC__)
+    /* The bands' slots are far apart in a large table: start all the cache
+     * misses at once rather than one after the other. */
+    for (size_t b = 0; b < (size_t)d->p.bands; b++)
+        __builtin_prefetch(&d->tab[slot_of(d->band_keys[b], d->tab_cap)]);
+#endif
     for (size_t b = 0; b < (size_t)d->p.bands; b++)
         if (table_collect(d, d->band_keys[b], &n_cand))
             goto nomem;

@@ -24,6 +24,7 @@
 
 #include "ranpipe/dedup.h"
 #include "ranpipe/error.h"
+#include "quality/dedup_int.h"
 #include "ranpipe/hash.h"
 #include "synth_text.h"
 
@@ -402,6 +403,35 @@ static void deterministic_for_a_seed(void **state)
     rp_dedup_free(d2);
 }
 
+/* The vector and the portable MinHash loops give the same answers, so the
+ * answers do not depend on the machine. */
+static void same_on_every_machine(void **state)
+{
+    (void)state;
+    struct rp_dedup *d1 = new_detector(NULL, 100), *d2 = new_detector(NULL, 100);
+    if (!rp__dedup_use_portable(d2))
+        print_message("# no vector MinHash on this machine: portable against portable\n");
+    char buf[SYNTH_BUF];
+    struct rp_rng g;
+    rp_rng_seed(&g, 9);
+    size_t dups = 0;
+    for (size_t i = 0; i < 3000; i++) {
+        struct synth_text t;
+        text_words(8, i % 4 == 3 ? i / 4 : i, 5, 80, &t);
+        if (i % 4 == 3)
+            t.w[rp_rng_next(&g) % t.n] = 1; /* one word changed */
+        size_t n = synth_render(&t, 0, NULL, buf);
+        struct res r1 = check_n(d1, buf, n), r2 = check_n(d2, buf, n);
+        assert_int_equal(r1.dup, r2.dup);
+        assert_int_equal(r1.of, r2.of);
+        assert_true(r1.sim == r2.sim);
+        dups += r1.dup;
+    }
+    assert_true(dups > 300);
+    rp_dedup_free(d1);
+    rp_dedup_free(d2);
+}
+
 static void grows_past_expected(void **state)
 {
     (void)state;
@@ -625,6 +655,7 @@ int main(void)
         cmocka_unit_test(empty_texts),
         cmocka_unit_test(first_occurrence_stays),
         cmocka_unit_test(deterministic_for_a_seed),
+        cmocka_unit_test(same_on_every_machine),
         cmocka_unit_test(grows_past_expected),
         cmocka_unit_test(bytes_per_record),
         cmocka_unit_test(minhash_estimate_unbiased),
