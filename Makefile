@@ -7,9 +7,8 @@
 #                (dev build, then ASan+UBSan, then ThreadSanitizer on the
 #                threaded parts, then a 60-second run of every fuzz target)
 #
-# Other targets: build, deps, llama, llama-tools, bench, bench-ingest, bench-ipc, bench-llm,
-# bench-quality,
-# format, clean.
+# Other targets: build, deps, llama, llama-tools, bench, bench-ingest, bench-ipc, bench-dedup,
+# bench-quality, bench-llm, format, clean.
 # Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
 
 PRESET ?= dev
@@ -21,7 +20,7 @@ OUT    ?= out
 CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
 .PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench bench-ingest \
-        bench-ipc bench-llm bench-quality format clean
+        bench-ipc bench-dedup bench-llm bench-quality format clean
 
 all: build
 
@@ -79,6 +78,10 @@ bench-quality: deps
 	$(MAKE) --no-print-directory build PRESET=release
 	build/release/bin/ranpipe-bench-quality tests/data/quality/labeled.jsonl
 	bench/bench_assess.sh build/release
+
+bench-dedup: deps
+	$(MAKE) --no-print-directory build PRESET=release
+	build/release/bin/ranpipe-bench-dedup 1000000
 
 bench-llm: llama-tools
 	$(MAKE) --no-print-directory build PRESET=release
