@@ -8,7 +8,7 @@
 #                threaded parts, then a 60-second run of every fuzz target)
 #
 # Other targets: build, deps, llama, llama-tools, bench, bench-ingest, bench-ipc, bench-dedup,
-# bench-quality, bench-llm, format, clean.
+# bench-quality, bench-embed, bench-llm, format, clean.
 # Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
 
 PRESET ?= dev
@@ -20,7 +20,7 @@ OUT    ?= out
 CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
 .PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench bench-ingest \
-        bench-ipc bench-dedup bench-llm bench-quality format clean
+        bench-ipc bench-dedup bench-llm bench-quality bench-embed format clean
 
 all: build
 
@@ -82,6 +82,13 @@ bench-quality: deps
 bench-dedup: deps
 	$(MAKE) --no-print-directory build PRESET=release
 	build/release/bin/ranpipe-bench-dedup 1000000
+
+# Embedding throughput on the tiny embedding fixture and the 0.6B-shaped model.
+bench-embed: deps
+	$(MAKE) --no-print-directory build PRESET=release
+	cmake --build --preset release --target bench-models -j $(JOBS)
+	build/release/bin/ranpipe-bench-embed build/release/models/tiny-embed.gguf
+	build/release/bin/ranpipe-bench-embed -n 32 -r 1 build/release/models/qwen3-0.6b-shape-q8_0.gguf
 
 bench-llm: llama-tools
 	$(MAKE) --no-print-directory build PRESET=release

@@ -8,9 +8,17 @@
  * The weights are random (seeded, reproducible): the text they produce is noise.
  *
  * Presets:
- *   tiny  2 layers, d_model 64, 4 heads / 2 KV heads, head_dim 16, ffn 192
- *   0.6b  the shape of Qwen3-0.6B: 28 layers, d_model 1024, 16 heads / 8 KV
- *         heads, head_dim 128, ffn 3072
+ *   tiny   2 layers, d_model 64, 4 heads / 2 KV heads, head_dim 16, ffn 192
+ *   0.6b   the shape of Qwen3-0.6B: 28 layers, d_model 1024, 16 heads / 8 KV
+ *          heads, head_dim 128, ffn 3072
+ *   embed  the tiny shape as an embedding model, declared the way
+ *          Qwen3-Embedding's GGUFs declare it: qwen3.pooling_type = last and
+ *          tokenizer.ggml.add_eos_token = true with <|endoftext|> as EOS (the
+ *          tokenizer appends it, and its hidden state is the embedding);
+ *          2048-token context
+ *
+ * --pooling none|mean|cls|last overrides the preset's pooling_type key
+ * (none: no key, as in the generative presets).
  *
  * The file is streamed: the GGUF header is written first, then each tensor is
  * generated, converted (F16) or quantized (Q8_0, Q4_0) and written in turn,
@@ -32,11 +40,17 @@
 struct shape {
     const char *name;
     int n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_ctx;
+    int pooling;  /* qwen3.pooling_type (llama_pooling_type values), -1: no key */
+    bool add_eos; /* an embedding model's tokenizer appends <|endoftext|> */
 };
 
+/* llama.cpp's enum llama_pooling_type values, as stored in the GGUF key. */
+enum { POOL_NONE_KEY = -1, POOL_MEAN = 1, POOL_CLS = 2, POOL_LAST = 3 };
+
 static const struct shape presets[] = {
-    {"tiny", 2, 64, 4, 2, 16, 192, 4096},
-    {"0.6b", 28, 1024, 16, 8, 128, 3072, 32768},
+    {"tiny", 2, 64, 4, 2, 16, 192, 4096, POOL_NONE_KEY, false},
+    {"0.6b", 28, 1024, 16, 8, 128, 3072, 32768, POOL_NONE_KEY, false},
+    {"embed", 2, 64, 4, 2, 16, 192, 2048, POOL_LAST, true},
 };
 
 static const char chatml_template[] =
@@ -46,8 +60,22 @@ static const char chatml_template[] =
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ranpipe-mkfixture --vocab ggml-vocab-qwen2.gguf --preset tiny|0.6b\n"
-               "                         [--type f16|q8_0|q4_0] [--seed N] -o OUT.gguf\n");
+    fprintf(f, "usage: ranpipe-mkfixture --vocab ggml-vocab-qwen2.gguf --preset tiny|0.6b|embed\n"
+               "                         [--type f16|q8_0|q4_0] [--pooling none|mean|cls|last]\n"
+               "                         [--seed N] -o OUT.gguf\n");
+}
+
+/* The id of the token whose text is exactly text in src's vocabulary, or -1. */
+static int64_t find_token(const struct gguf_context *src, const char *text)
+{
+    int64_t k = gguf_find_key(src, "tokenizer.ggml.tokens");
+    if (k < 0)
+        return -1;
+    size_t n = gguf_get_arr_n(src, k);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(gguf_get_arr_str(src, k, i), text) == 0)
+            return (int64_t)i;
+    return -1;
 }
 
 /* Copies every tokenizer.* key of src into dst. */
@@ -110,11 +138,13 @@ struct tensor_plan {
 int main(int argc, char **argv)
 {
     const char *vocab_path = NULL, *out_path = NULL, *preset = "tiny", *type_name = "f16";
+    const char *pooling_name = NULL;
     uint64_t seed = 42;
     static const struct option opts[] = {
         {"vocab", required_argument, NULL, 'v'}, {"preset", required_argument, NULL, 'p'},
         {"type", required_argument, NULL, 't'},  {"seed", required_argument, NULL, 's'},
         {"out", required_argument, NULL, 'o'},   {"help", no_argument, NULL, 'h'},
+        {"pooling", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -142,6 +172,9 @@ int main(int argc, char **argv)
         case 'o':
             out_path = optarg;
             break;
+        case 'P':
+            pooling_name = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -159,8 +192,25 @@ int main(int argc, char **argv)
         if (strcmp(presets[i].name, preset) == 0)
             sh = &presets[i];
     if (!sh) {
-        fprintf(stderr, "ranpipe-mkfixture: unknown preset '%s' (tiny, 0.6b)\n", preset);
+        fprintf(stderr, "ranpipe-mkfixture: unknown preset '%s' (tiny, 0.6b, embed)\n", preset);
         return 2;
+    }
+    int pooling = sh->pooling;
+    if (pooling_name) {
+        static const struct {
+            const char *name;
+            int value;
+        } pools[] = {
+            {"none", POOL_NONE_KEY}, {"mean", POOL_MEAN}, {"cls", POOL_CLS}, {"last", POOL_LAST}};
+        size_t k = 0, np_ = sizeof(pools) / sizeof(pools[0]);
+        while (k < np_ && strcmp(pools[k].name, pooling_name) != 0)
+            k++;
+        if (k == np_) {
+            fprintf(stderr, "ranpipe-mkfixture: unknown pooling '%s' (none, mean, cls, last)\n",
+                    pooling_name);
+            return 2;
+        }
+        pooling = pools[k].value;
     }
     enum ggml_type wtype;
     uint32_t file_type;
@@ -202,6 +252,11 @@ int main(int argc, char **argv)
     }
     char name[128];
     snprintf(name, sizeof(name), "ranpipe-fixture-qwen3-%s-%s", sh->name, type_name);
+    /* Named with its pooling when it differs from the preset's. */
+    if (pooling_name && pooling != sh->pooling) {
+        size_t len = strlen(name);
+        snprintf(name + len, sizeof(name) - len, "-%s", pooling_name);
+    }
     gguf_set_val_str(gout, "general.architecture", "qwen3");
     gguf_set_val_str(gout, "general.name", name);
     gguf_set_val_u32(gout, "general.file_type", file_type);
@@ -217,6 +272,17 @@ int main(int argc, char **argv)
     gguf_set_val_f32(gout, "qwen3.attention.layer_norm_rms_epsilon", 1e-6f);
     gguf_set_val_f32(gout, "qwen3.rope.freq_base", 1000000.0f);
     gguf_set_val_str(gout, "tokenizer.chat_template", chatml_template);
+    if (pooling != POOL_NONE_KEY)
+        gguf_set_val_u32(gout, "qwen3.pooling_type", (uint32_t)pooling);
+    if (sh->add_eos) {
+        int64_t eot = find_token(gvocab, "<|endoftext|>");
+        if (eot < 0) {
+            fprintf(stderr, "ranpipe-mkfixture: '%s' has no <|endoftext|> token\n", vocab_path);
+            goto out;
+        }
+        gguf_set_val_u32(gout, "tokenizer.ggml.eos_token_id", (uint32_t)eot);
+        gguf_set_val_bool(gout, "tokenizer.ggml.add_eos_token", true);
+    }
 
     size_t n_tensors = 2 + (size_t)sh->n_layer * 11;
     struct ggml_init_params ip = {
