@@ -12,6 +12,8 @@ const struct rp_cli_command rp_cli_commands[] = {
      rp_cmd_run_help},
     {"inspect", "show the document model, chunks and token counts of files", rp_cmd_inspect,
      rp_cmd_inspect_help},
+    {"export", "write a run's pairs in a trainer's format, split by document", rp_cmd_export,
+     rp_cmd_export_help},
     {"worker", "serve a model to a run over shared memory (run starts these)", rp_cmd_worker,
      rp_cmd_worker_help},
     {NULL, NULL, NULL, NULL},
