@@ -124,8 +124,8 @@ bool rp_cli_export_option(struct rp_cli_export *x, int opt, const char *val)
                                        "--system-prompt-file, once)");
             return false;
         }
-        if (!*val) {
-            rp_cli_usage_error(x->cmd, "%s needs a %s", name, file ? "file" : "text");
+        if (!*val || (!file && val[strspn(val, " \t\r\n")] == '\0')) {
+            rp_cli_usage_error(x->cmd, "%s needs %s", name, file ? "a file" : "text");
             return false;
         }
         if (!file && !rp_utf8_valid(val, strlen(val), NULL)) {
@@ -177,7 +177,7 @@ int rp_cli_export_prepare(struct rp_cli_export *x, bool required)
     }
     rp_buf_rtrim(&x->prompt_text);
     const char *why = NULL;
-    if (x->prompt_text.len == 0)
+    if (x->prompt_text.data[strspn(x->prompt_text.data, " \t\r\n")] == '\0')
         why = "it is empty";
     else if (strlen(x->prompt_text.data) != x->prompt_text.len)
         why = "it holds a NUL byte";
