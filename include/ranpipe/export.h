@@ -69,15 +69,15 @@ enum rp_export_split {
 typedef void (*rp_export_bad_line_fn)(const char *path, size_t line, const char *reason, void *ud);
 
 struct rp_export_params {
-    enum rp_export_format format;  /* default messages */
-    const char *out_dir;           /* NULL: export-<format>/ beside dataset.jsonl (borrowed) */
+    enum rp_export_format format; /* default messages */
+    const char *out_dir;          /* NULL: export-<format>/ beside dataset.jsonl (borrowed) */
     unsigned split[RP_EXPORT_SPLIT__COUNT]; /* percent of documents in train, valid, test;
                                               they add up to 100 (default 100/0/0) */
-    const char *system_prompt;     /* NULL or "": none (borrowed; valid UTF-8) */
-    bool keep_metadata;            /* "id" and "metadata" on each line (default true) */
-    uint64_t seed;                 /* mixed into each document's split point (default 0) */
-    rp_export_bad_line_fn on_bad_line; /* NULL: logged as errors */
-    void *ud;                      /* passed to on_bad_line */
+    const char *system_prompt;              /* NULL or "": none (borrowed; valid UTF-8) */
+    bool keep_metadata;                     /* "id" and "metadata" on each line (default true) */
+    uint64_t seed;                          /* mixed into each document's split point (default 0) */
+    rp_export_bad_line_fn on_bad_line;      /* NULL: logged as errors */
+    void *ud;                               /* passed to on_bad_line */
 };
 
 struct rp_export_params rp_export_default_params(void);
@@ -110,10 +110,10 @@ enum rp_err rp_export_convert(const struct rp_export_params *p, const char *line
                               struct rp_buf *out, struct rp_buf *source, struct rp_error *err);
 
 struct rp_export_summary {
-    char dir[4096];               /* the directory written */
-    size_t lines;                 /* lines read (blank lines included) */
-    size_t bad_lines;             /* skipped, each reported through on_bad_line */
-    size_t pairs, docs;           /* exported, in all splits */
+    char dir[4096];     /* the directory written */
+    size_t lines;       /* lines read (blank lines included) */
+    size_t bad_lines;   /* skipped, each reported through on_bad_line */
+    size_t pairs, docs; /* exported, in all splits */
     size_t split_pairs[RP_EXPORT_SPLIT__COUNT];
     size_t split_docs[RP_EXPORT_SPLIT__COUNT];
     bool written[RP_EXPORT_SPLIT__COUNT]; /* the split's file was written (share above 0) */

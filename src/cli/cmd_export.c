@@ -222,9 +222,10 @@ int rp_cli_export_write(struct rp_cli_export *x, const char *input)
     if (rc) {
         fprintf(stderr, "ranpipe %s: %s\n", x->cmd, err.msg[0] ? err.msg : rp_strerror(rc));
         if (rc == RP_ERR_NOENT)
-            fprintf(stderr, "ranpipe %s: name the output directory of a run (it holds "
-                            "dataset.jsonl: 'ranpipe run INPUT -o OUT' writes one) or a "
-                            "dataset file\n",
+            fprintf(stderr,
+                    "ranpipe %s: name the output directory of a run (it holds "
+                    "dataset.jsonl: 'ranpipe run INPUT -o OUT' writes one) or a "
+                    "dataset file\n",
                     x->cmd);
         return RP_EXIT_FAIL;
     }
@@ -255,13 +256,14 @@ int rp_cli_export_write(struct rp_cli_export *x, const char *input)
         for (int i = 0; i < RP_EXPORT_SPLIT__COUNT; i++) {
             if (!s.written[i] || s.split_pairs[i])
                 continue;
-            fprintf(stderr,
-                    "ranpipe %s: warning: %s.jsonl is empty: none of the %zu %s fell in its %u%%%s; "
-                    "more documents, a larger share or another split seed (ranpipe export "
-                    "--seed N) can fill it\n",
-                    x->cmd, rp_export_split_name(i), s.docs,
-                    plural(s.docs, "document", "documents"), p.split[i],
-                    i == RP_EXPORT_SPLIT_VALID ? " (MLX-LM needs a non-empty valid.jsonl)" : "");
+            fprintf(
+                stderr,
+                "ranpipe %s: warning: %s.jsonl is empty: none of the %zu %s fell in its %u%%%s; "
+                "more documents, a larger share or another split seed (ranpipe export "
+                "--seed N) can fill it\n",
+                x->cmd, rp_export_split_name(i), s.docs, plural(s.docs, "document", "documents"),
+                p.split[i],
+                i == RP_EXPORT_SPLIT_VALID ? " (MLX-LM needs a non-empty valid.jsonl)" : "");
         }
     }
     return s.bad_lines ? RP_EXIT_FAIL : RP_EXIT_OK;
@@ -305,13 +307,14 @@ int rp_cmd_export(int argc, char **argv)
             break;
         case OPT_SEED:
             if (!rp_cli_parse_u64(optarg, &x.params.seed))
-                status = rp_cli_usage_error("export", "--seed needs a non-negative number, not '%s'",
-                                            optarg);
+                status = rp_cli_usage_error("export",
+                                            "--seed needs a non-negative number, not '%s'", optarg);
             break;
         case OPT_LOG_LEVEL:
             if (!rp_cli_set_log_level(optarg))
-                status = rp_cli_usage_error("export", "unknown log level '%s' (debug, info, warn, "
-                                                      "error)",
+                status = rp_cli_usage_error("export",
+                                            "unknown log level '%s' (debug, info, warn, "
+                                            "error)",
                                             optarg);
             break;
         case 'q':
@@ -328,7 +331,8 @@ int rp_cmd_export(int argc, char **argv)
     if (status != RP_EXIT_OK)
         goto out;
     if (optind >= argc) {
-        status = rp_cli_usage_error("export", "name the run's output directory (or its dataset file)");
+        status =
+            rp_cli_usage_error("export", "name the run's output directory (or its dataset file)");
         goto out;
     }
     if (argc - optind > 1) {

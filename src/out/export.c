@@ -27,8 +27,8 @@
 /* Longest dataset line read; a longer one is reported and skipped. */
 #define MAX_LINE (16u << 20)
 
-static const char *const format_names[RP_EXPORT_FORMAT__COUNT] = {
-    "messages", "sharegpt", "alpaca", "completions", "text"};
+static const char *const format_names[RP_EXPORT_FORMAT__COUNT] = {"messages", "sharegpt", "alpaca",
+                                                                  "completions", "text"};
 static const char *const split_names[RP_EXPORT_SPLIT__COUNT] = {"train", "valid", "test"};
 
 struct rp_export_params rp_export_default_params(void)
@@ -190,9 +190,9 @@ static bool render(const struct rp_export_params *p, json_t *o, json_t *sys, jso
                !json_object_set_new(o, "input", json_string("")) &&
                !json_object_set(o, "output", a) && (!sys || !json_object_set(o, "system", sys));
     case RP_EXPORT_FORMAT_COMPLETIONS:
-        return !json_object_set_new(o, "prompt",
-                                    joined(tmp, sv, sn, sep, sepn, json_string_value(q),
-                                           json_string_length(q))) &&
+        return !json_object_set_new(
+                   o, "prompt",
+                   joined(tmp, sv, sn, sep, sepn, json_string_value(q), json_string_length(q))) &&
                !json_object_set(o, "completion", a);
     case RP_EXPORT_FORMAT_TEXT: {
         rp_buf_reset(tmp);
@@ -218,6 +218,8 @@ static int dump_to_buf(const char *buffer, size_t size, void *data)
 enum rp_err rp_export_convert(const struct rp_export_params *p, const char *line, size_t n,
                               struct rp_buf *out, struct rp_buf *source, struct rp_error *err)
 {
+    if ((unsigned)p->format >= RP_EXPORT_FORMAT__COUNT)
+        return rp_error_set(err, RP_ERR_INVAL, "unknown export format %d", (int)p->format);
     size_t out_len = out->len, source_len = source->len;
     enum rp_err rc = RP_OK;
     json_t *o = NULL, *sys = NULL;
@@ -385,9 +387,10 @@ enum rp_err rp_export_run(const char *input, const struct rp_export_params *p,
     rp_error_clear(err);
     if ((unsigned)p->format >= RP_EXPORT_FORMAT__COUNT)
         return rp_error_set(err, RP_ERR_INVAL, "unknown export format %d", (int)p->format);
-    if (p->split[0] + p->split[1] + p->split[2] != 100 || p->split[0] > 100 || p->split[1] > 100)
-        return rp_error_set(err, RP_ERR_INVAL, "split %u/%u/%u does not add up to 100",
-                            p->split[0], p->split[1], p->split[2]);
+    if (p->split[0] > 100 || p->split[1] > 100 || p->split[2] > 100 ||
+        p->split[0] + p->split[1] + p->split[2] != 100)
+        return rp_error_set(err, RP_ERR_INVAL, "split %u/%u/%u does not add up to 100", p->split[0],
+                            p->split[1], p->split[2]);
     if (p->system_prompt && *p->system_prompt) {
         json_t *s = json_string(p->system_prompt);
         if (!s)

@@ -58,8 +58,7 @@ static char *convert(const char *line, enum rp_export_format f, const char *sys,
     return rp_buf_detach(&out);
 }
 
-static void assert_converts(enum rp_export_format f, const char *sys, bool keep,
-                            const char *want)
+static void assert_converts(enum rp_export_format f, const char *sys, bool keep, const char *want)
 {
     char *got = convert(LINE, f, sys, keep);
     assert_string_equal(got, want);
@@ -181,9 +180,9 @@ static void split_parse(void **state)
     assert_true(rp_export_split_parse("0/0/100", pct));
     assert_int_equal(pct[2], 100);
     assert_true(rp_export_split_parse("100/0/0", pct));
-    const char *bad[] = {"",         "80/10",     "80/10/11", "80/10/10/0", "80//20", "-1/1/100",
-                         "80/10/10 ", " 80/10/10", "1000/0/0", "a/b/c",     "80.5/9.5/10",
-                         "101/0/0",  "0100/0/0"};
+    const char *bad[] = {
+        "",          "80/10",    "80/10/11", "80/10/10/0",  "80//20",  "-1/1/100", "80/10/10 ",
+        " 80/10/10", "1000/0/0", "a/b/c",    "80.5/9.5/10", "101/0/0", "0100/0/0"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         pct[0] = 7;
         if (rp_export_split_parse(bad[i], pct))
@@ -393,7 +392,7 @@ static void split_of_follows_the_point(void **state)
         snprintf(src, sizeof(src), "docs/%d.md", i);
         double x = rp_export_split_point(src, 42);
         enum rp_export_split s = rp_export_split_of(pct, src, 42);
-        enum rp_export_split want = x < 0.8 ? RP_EXPORT_SPLIT_TRAIN
+        enum rp_export_split want = x < 0.8   ? RP_EXPORT_SPLIT_TRAIN
                                     : x < 0.9 ? RP_EXPORT_SPLIT_VALID
                                               : RP_EXPORT_SPLIT_TEST;
         assert_int_equal(s, want);
