@@ -15,6 +15,8 @@ pkgs=(
   libcairo2-dev fonts-dejavu-core
   # tests: unit tests, fuzzing (clang's libFuzzer), peers of the benchmarks
   libcmocka-dev clang libclang-rt-14-dev pandoc poppler-utils qpdf
+  # tests: the export files are validated against docs/schemas/ (cli_export)
+  python3-jsonschema
 )
 
 missing=()

@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ranpipe/buf.h"
+#include "ranpipe/export.h"
+
 #define RP_EXIT_OK 0
 #define RP_EXIT_FAIL 1
 #define RP_EXIT_USAGE 2
@@ -32,6 +35,8 @@ int rp_cmd_assess(int argc, char **argv);
 void rp_cmd_assess_help(void);
 int rp_cmd_worker(int argc, char **argv);
 void rp_cmd_worker_help(void);
+int rp_cmd_export(int argc, char **argv);
+void rp_cmd_export_help(void);
 
 /* Prints "ranpipe CMD: MESSAGE (see 'ranpipe CMD --help')" and returns 2. */
 int rp_cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -57,5 +62,52 @@ bool rp_cli_opt_float(const char *cmd, const char *opt, const char *val, float m
 
 /* Applies --log-level / --quiet style settings; false on a bad level. */
 bool rp_cli_set_log_level(const char *s);
+
+/*
+ * Export options, shared by `ranpipe export` and `ranpipe run --format`
+ * (cmd_export.c). A command puts RP_CLI_EXPORT_OPTIONS in its getopt_long
+ * table, hands each RP_CLI_OPT_* it gets to rp_cli_export_option(), calls
+ * rp_cli_export_prepare() once the options are parsed, and
+ * rp_cli_export_write() to export a dataset.
+ */
+enum {
+    RP_CLI_OPT_FORMAT = 0x1000,
+    RP_CLI_OPT_SPLIT,
+    RP_CLI_OPT_SYSTEM_PROMPT,
+    RP_CLI_OPT_SYSTEM_PROMPT_FILE,
+    RP_CLI_OPT_METADATA,
+};
+
+#define RP_CLI_EXPORT_OPTIONS                                                          \
+    {"format", required_argument, NULL, RP_CLI_OPT_FORMAT},                            \
+        {"split", required_argument, NULL, RP_CLI_OPT_SPLIT},                          \
+        {"system-prompt", required_argument, NULL, RP_CLI_OPT_SYSTEM_PROMPT},          \
+        {"system-prompt-file", required_argument, NULL, RP_CLI_OPT_SYSTEM_PROMPT_FILE}, \
+        {"metadata", required_argument, NULL, RP_CLI_OPT_METADATA}
+
+struct rp_cli_export {
+    const char *cmd;               /* for messages: "export", "run" */
+    struct rp_export_params params; /* system_prompt borrows argv or prompt_text */
+    bool format_given;
+    const char *needs_format;      /* the first other export option given */
+    const char *prompt_file;       /* --system-prompt-file (argv) */
+    struct rp_buf prompt_text;     /* its contents, read by rp_cli_export_prepare() */
+    size_t bad_shown;              /* bad dataset lines printed so far */
+};
+
+void rp_cli_export_init(struct rp_cli_export *x, const char *cmd);
+void rp_cli_export_release(struct rp_cli_export *x);
+/* Takes one RP_CLI_OPT_* option and its value (borrowed: argv). false
+ * after printing a usage error (the caller exits with RP_EXIT_USAGE). */
+bool rp_cli_export_option(struct rp_cli_export *x, int opt, const char *val);
+/* Checks the options together and reads --system-prompt-file. With
+ * required, --format must be given; otherwise the other export options need
+ * it. Returns RP_EXIT_OK, or the exit status after printing why not. */
+int rp_cli_export_prepare(struct rp_cli_export *x, bool required);
+/* Exports the dataset at input (a run's output directory or a dataset
+ * file): bad lines as FILE:LINE on stderr, then a one-line summary (unless
+ * the log level is above info) and warnings for empty splits. Returns the
+ * exit status: RP_EXIT_FAIL when the export failed or any line was bad. */
+int rp_cli_export_write(struct rp_cli_export *x, const char *input);
 
 #endif /* RANPIPE_CLI_H */

@@ -72,13 +72,22 @@ void rp_cmd_run_help(void)
            "      --seed N           run seed, mixed with each chunk's hash (default: 24301)\n"
            "      --log-level L      debug, info, warn, error (default: info)\n"
            "  -q, --quiet            only warnings and errors\n"
-           "  -h, --help             show this help\n"
-           "\n"
-           "Exit status: 0 when the run completed (failed files and chunks are in\n"
-           "rejects.jsonl), 1 when it could not run (bad config, unreadable input,\n"
-           "unwritable output), 2 for a usage error.\n",
+           "  -h, --help             show this help\n",
            lp.n_ctx_seq, lp.n_parallel, lp.n_batch, qs.max_pairs, (double)sp.temperature,
            sp.top_k, (double)sp.top_p, cp.max_tokens, cp.overlap_tokens);
+    fputs("Export options (once the run's files are written, also write OUT/export-F/\n"
+          "as 'ranpipe export OUT --format F' does; see 'ranpipe export --help'):\n"
+          "      --format F         messages, sharegpt, alpaca, completions or text\n"
+          "      --split T/V/E      percent of documents in train, valid and test, e.g.\n"
+          "                         80/10/10 (default: 100/0/0, all in train.jsonl)\n"
+          "      --system-prompt TEXT, --system-prompt-file FILE\n"
+          "                         system prompt for every pair (default: none)\n"
+          "      --metadata keep|strip  pair id and metadata on each line (default: keep)\n"
+          "\n"
+          "Exit status: 0 when the run completed (failed files and chunks are in\n"
+          "rejects.jsonl), 1 when it could not run (bad config, unreadable input,\n"
+          "unwritable output) or its --format export failed, 2 for a usage error.\n",
+          stdout);
 }
 
 enum {
@@ -98,6 +107,7 @@ enum {
 };
 
 static const struct option run_options[] = {
+    RP_CLI_EXPORT_OPTIONS,
     {"out", required_argument, NULL, 'o'},
     {"config", required_argument, NULL, 'c'},
     {"model", required_argument, NULL, 'm'},
@@ -228,6 +238,8 @@ int rp_cmd_run(int argc, char **argv)
     struct overrides o = {.workers = -1, .ctx = -1, .parallel = -1, .threads = -1, .batch = -1,
                           .gpu_layers = -3, .chunk_tokens = -1, .chunk_overlap = -1, .pairs = -1,
                           .max_tokens = -1, .top_k = -1};
+    struct rp_cli_export xo; /* --format: export after the run */
+    rp_cli_export_init(&xo, "run");
     long v;
     float f;
     int c;
@@ -323,6 +335,14 @@ int rp_cmd_run(int argc, char **argv)
         case 'q':
             rp_log_set_level(RP_LOG_WARN);
             break;
+        case RP_CLI_OPT_FORMAT:
+        case RP_CLI_OPT_SPLIT:
+        case RP_CLI_OPT_SYSTEM_PROMPT:
+        case RP_CLI_OPT_SYSTEM_PROMPT_FILE:
+        case RP_CLI_OPT_METADATA:
+            if (!rp_cli_export_option(&xo, c, optarg))
+                return RP_EXIT_USAGE;
+            break;
         case 'h':
             rp_cmd_run_help();
             return RP_EXIT_OK;
@@ -335,6 +355,11 @@ int rp_cmd_run(int argc, char **argv)
     if (config_path && (model_given || endpoint))
         return rp_cli_usage_error("run", "--config describes the tiers: give --model/--endpoint in it, "
                                          "not on the command line");
+    int status = rp_cli_export_prepare(&xo, false);
+    if (status != RP_EXIT_OK) {
+        rp_cli_export_release(&xo);
+        return status;
+    }
     p.inputs = (const char *const *)(argv + optind);
     p.n_inputs = (size_t)(argc - optind);
 
@@ -346,6 +371,7 @@ int rp_cmd_run(int argc, char **argv)
                                  : rp_config_default(&cfg, model, endpoint, &err);
     if (rc) {
         fprintf(stderr, "ranpipe run: %s\n", err.msg[0] ? err.msg : rp_strerror(rc));
+        rp_cli_export_release(&xo);
         return RP_EXIT_FAIL;
     }
     apply_overrides(&cfg, &o);
@@ -356,6 +382,7 @@ int rp_cmd_run(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "ranpipe run: %s\n", err.msg[0] ? err.msg : rp_strerror(rc));
         rp_config_release(&cfg);
+        rp_cli_export_release(&xo);
         return RP_EXIT_FAIL;
     }
     if (rp_log_get_level() <= RP_LOG_INFO)
@@ -363,6 +390,9 @@ int rp_cmd_run(int argc, char **argv)
     else if (sum.pending)
         fprintf(stderr, "ranpipe: %zu chunks wait for an LLM tier (%s/pending.jsonl): run again with --model or --endpoint\n",
                 sum.pending, p.out_dir);
+    if (xo.format_given)
+        status = rp_cli_export_write(&xo, p.out_dir);
     rp_config_release(&cfg);
-    return RP_EXIT_OK;
+    rp_cli_export_release(&xo);
+    return status;
 }

@@ -14,6 +14,8 @@ const struct rp_cli_command rp_cli_commands[] = {
      rp_cmd_inspect_help},
     {"assess", "score existing QA pairs against their contexts (quality, near-duplicates)", rp_cmd_assess,
      rp_cmd_assess_help},
+    {"export", "write a run's pairs in a trainer's format, split by document", rp_cmd_export,
+     rp_cmd_export_help},
     {"worker", "serve a model to a run over shared memory (run starts these)", rp_cmd_worker,
      rp_cmd_worker_help},
     {NULL, NULL, NULL, NULL},
