@@ -2,7 +2,7 @@
  * bench_quality.c - how well and how fast the assessor separates good QA
  * pairs from bad ones (make bench-quality).
  *
- *   ranpipe-bench-quality LABELED.jsonl [--threshold X] [--verbose] [--speed N]
+ *   ranpipe-bench-quality LABELED.jsonl [--threshold X] [--pair-threshold X] [--verbose] [--speed N]
  *
  * Accuracy: every record of the labeled set (tests/data/quality/) goes
  * through the same assessor `ranpipe assess` uses (scorer + near-duplicate
@@ -142,12 +142,14 @@ static int assess_all(struct rec *r, size_t n, const struct rp_assess_params *ap
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    double threshold = -1;
+    double threshold = -1, dedup_threshold = -1;
     bool verbose = false;
     size_t speed_n = 20000;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threshold") && i + 1 < argc)
             threshold = strtod(argv[++i], NULL);
+        else if (!strcmp(argv[i], "--pair-threshold") && i + 1 < argc)
+            dedup_threshold = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--verbose"))
             verbose = true;
         else if (!strcmp(argv[i], "--speed") && i + 1 < argc)
@@ -156,7 +158,7 @@ int main(int argc, char **argv)
             path = argv[i];
     }
     if (!path) {
-        fprintf(stderr, "usage: ranpipe-bench-quality LABELED.jsonl [--threshold X] [--verbose] [--speed N]\n");
+        fprintf(stderr, "usage: ranpipe-bench-quality LABELED.jsonl [--threshold X] [--pair-threshold X] [--verbose] [--speed N]\n");
         return 2;
     }
     FILE *f = fopen(path, "r");
@@ -194,6 +196,8 @@ int main(int argc, char **argv)
     struct rp_assess_params ap = rp_assess_default_params();
     if (threshold >= 0)
         ap.quality.threshold = threshold;
+    if (dedup_threshold > 0)
+        ap.dedup_pair_threshold = dedup_threshold;
     if (assess_all(r, n, &ap))
         return 1;
     printf("labeled set: %s, threshold %.2f (no judge, no embedding model)\n", path, ap.quality.threshold);

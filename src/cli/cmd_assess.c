@@ -43,7 +43,9 @@ void rp_cmd_assess_help(void)
            "  -c, --config FILE          take the quality settings from this config file\n"
            "      --threshold X          accept at or above this score (default: %.2f)\n"
            "      --no-dedup             keep near-duplicates\n"
-           "      --dedup-threshold X    similarity that makes a near-duplicate (default: %.2f)\n"
+           "      --dedup-threshold X    similarity of two questions that makes a\n"
+           "                             near-duplicate (default: %.2f)\n"
+           "      --dedup-pair-threshold X  the same for question + answer (default: %.2f)\n"
            "      --embed-model PATH     GGUF embedding model for the semantic check\n"
            "      --conflicts FILE       write parameters given different defaults or\n"
            "                             ranges by accepted records (JSON Lines)\n"
@@ -54,10 +56,10 @@ void rp_cmd_assess_help(void)
            "Exit status: 0 when every line was assessed, 1 when a line could not be read\n"
            "(each is reported as FILE:LINE: reason and the others are still written),\n"
            "2 for a usage error.\n",
-           d.quality.threshold, d.dedup_threshold);
+           d.quality.threshold, d.dedup_threshold, d.dedup_pair_threshold);
 }
 
-enum { OPT_THRESHOLD = 256, OPT_NO_DEDUP, OPT_DEDUP_THRESHOLD, OPT_EMBED_MODEL, OPT_CONFLICTS, OPT_LOG_LEVEL };
+enum { OPT_THRESHOLD = 256, OPT_NO_DEDUP, OPT_DEDUP_THRESHOLD, OPT_DEDUP_PAIR_THRESHOLD, OPT_EMBED_MODEL, OPT_CONFLICTS, OPT_LOG_LEVEL };
 
 static const struct option assess_options[] = {
     {"out", required_argument, NULL, 'o'},
@@ -65,6 +67,7 @@ static const struct option assess_options[] = {
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
     {"dedup-threshold", required_argument, NULL, OPT_DEDUP_THRESHOLD},
+    {"dedup-pair-threshold", required_argument, NULL, OPT_DEDUP_PAIR_THRESHOLD},
     {"embed-model", required_argument, NULL, OPT_EMBED_MODEL},
     {"conflicts", required_argument, NULL, OPT_CONFLICTS},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -166,7 +169,7 @@ int rp_cmd_assess(int argc, char **argv)
     const char *out_path = NULL, *config_path = NULL, *embed_model = NULL, *conflicts_path = NULL;
     struct rp_assess_params ap = rp_assess_default_params();
     bool quiet = false, no_dedup = false;
-    float threshold = -1, dedup_threshold = -1;
+    float threshold = -1, dedup_threshold = -1, dedup_pair_threshold = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:c:qh", assess_options, NULL)) != -1) {
@@ -180,6 +183,10 @@ int rp_cmd_assess(int argc, char **argv)
         case OPT_NO_DEDUP: no_dedup = true; break;
         case OPT_DEDUP_THRESHOLD:
             if (!rp_cli_opt_float("assess", "--dedup-threshold", optarg, 0.05f, 1, &dedup_threshold))
+                return RP_EXIT_USAGE;
+            break;
+        case OPT_DEDUP_PAIR_THRESHOLD:
+            if (!rp_cli_opt_float("assess", "--dedup-pair-threshold", optarg, 0.05f, 1, &dedup_pair_threshold))
                 return RP_EXIT_USAGE;
             break;
         case OPT_EMBED_MODEL: embed_model = optarg; break;
@@ -207,6 +214,7 @@ int rp_cmd_assess(int argc, char **argv)
         ap.quality = cfg.quality.scorer;
         ap.dedup = cfg.quality.dedup;
         ap.dedup_threshold = cfg.quality.dedup_threshold;
+        ap.dedup_pair_threshold = cfg.quality.dedup_pair_threshold;
         if (!embed_model)
             embed_model = cfg.quality.embed_model;
     }
@@ -214,6 +222,8 @@ int rp_cmd_assess(int argc, char **argv)
         ap.quality.threshold = threshold;
     if (dedup_threshold >= 0)
         ap.dedup_threshold = dedup_threshold;
+    if (dedup_pair_threshold >= 0)
+        ap.dedup_pair_threshold = dedup_pair_threshold;
     if (no_dedup)
         ap.dedup = false;
 

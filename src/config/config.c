@@ -677,6 +677,7 @@ static const struct key quality_keys[] = {
     {"weights", V_MAP, 0, 0, 0, false, 0, &quality_weight_section},
     CK("dedup", V_BOOL, quality.dedup, 0, 1),
     CKX("dedup_threshold", V_DOUBLE, quality.dedup_threshold, 0, 1),
+    CKX("dedup_pair_threshold", V_DOUBLE, quality.dedup_pair_threshold, 0, 1),
     CK("embed_model", V_PATH, quality.embed_model, 0, 0),
     CK("judge", V_NAME, quality.judge, 0, 0),
 };
@@ -1339,6 +1340,7 @@ static void set_defaults(struct rp_config *c)
     c->quality.scorer = rp_quality_default_params();
     c->quality.dedup = 1;
     c->quality.dedup_threshold = 0.8;
+    c->quality.dedup_pair_threshold = 0.65;
     c->escalate = 1;
     c->seed = DEFAULT_SEED;
 }

@@ -882,6 +882,7 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
     ap.quality = r.cfg->quality.scorer;
     ap.dedup = r.cfg->quality.dedup;
     ap.dedup_threshold = r.cfg->quality.dedup_threshold;
+    ap.dedup_pair_threshold = r.cfg->quality.dedup_pair_threshold;
     if (r.cfg->quality.embed_model) {
         struct rp_embed_params ep = rp_embed_default_params();
         ep.model = r.cfg->quality.embed_model;

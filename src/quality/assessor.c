@@ -42,6 +42,8 @@ struct rp_assessor {
     size_t id_bytes;
     uint32_t *map_q, *map_qa; /* dedup record number -> ids[] index */
     size_t n_map_q, cap_map_q, n_map_qa, cap_map_qa;
+    uint64_t *key_q, *key_qa; /* names_key() of each indexed record */
+    size_t n_key_q, cap_key_q, n_key_qa, cap_key_qa;
     struct claim *claims;
     size_t n_claims, cap_claims;
     size_t claim_bytes;
@@ -55,6 +57,7 @@ struct rp_assess_params rp_assess_default_params(void)
         .quality = rp_quality_default_params(),
         .dedup = true,
         .dedup_threshold = 0.8,
+        .dedup_pair_threshold = 0.65,
         .expected_records = 100000,
     };
     return p;
@@ -72,6 +75,7 @@ struct rp_assessor *rp_assessor_new(const struct rp_assess_params *p, struct rp_
         struct rp_dedup_params dp = rp_dedup_default_params();
         dp.threshold = p->dedup_threshold;
         a->dq = rp_dedup_new(&dp, p->expected_records, err);
+        dp.threshold = p->dedup_pair_threshold;
         if (a->dq)
             a->dqa = rp_dedup_new(&dp, p->expected_records, err);
         if (!a->dq || !a->dqa) {
@@ -93,6 +97,8 @@ void rp_assessor_free(struct rp_assessor *a)
     free(a->ids);
     free(a->map_q);
     free(a->map_qa);
+    free(a->key_q);
+    free(a->key_qa);
     for (size_t i = 0; i < a->n_claims; i++) {
         free(a->claims[i].ident);
         for (size_t k = 0; k < a->claims[i].n; k++) {
@@ -301,9 +307,62 @@ static bool push_map(uint32_t **map, size_t *n, size_t *cap, uint32_t v)
     return true;
 }
 
+/* The names and numbers of a text, as one hash: the sorted set of its
+ * identifier, acronym and number tokens. Two pairs that differ in them
+ * (the same template about qRxLevMin and about qQualMin, or the same
+ * question with another default) are not duplicates, however similar
+ * their words. */
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static uint64_t names_key(const char *s, size_t n, const char *s2, size_t n2)
+{
+    uint64_t h[128];
+    size_t k = 0;
+    char lw[128];
+    for (int part = 0; part < 2; part++) {
+        const char *t = part ? s2 : s;
+        size_t tn = part ? n2 : n;
+        size_t pos = 0;
+        struct rp__tok tok;
+        while (t && rp__tok_next(t, tn, &pos, &tok) && k < sizeof h / sizeof h[0]) {
+            size_t len = tok.end - tok.start;
+            if (len >= sizeof lw || rp__classify(t + tok.start, len) == RP__TK_WORD)
+                continue;
+            size_t m = rp__lower(t + tok.start, len, lw, sizeof lw);
+            h[k++] = rp__word_hash(lw, m);
+        }
+    }
+    qsort(h, k, sizeof h[0], cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++)
+        if (u == 0 || h[u - 1] != h[i])
+            h[u++] = h[i];
+    return rp__word_hash((const char *)h, u * sizeof h[0]);
+}
+
+static bool push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 1024;
+        uint64_t *p = realloc(*v, c * sizeof *p);
+        if (!p)
+            return false;
+        *v = p;
+        *cap = c;
+    }
+    (*v)[(*n)++] = x;
+    return true;
+}
+
 /* Near-duplicates: the question first, then question + answer. Each index
  * numbers its own records; map_q / map_qa turn those numbers into the
- * index of the record's id. */
+ * index of the record's id, key_q / key_qa hold their names_key(). A
+ * text the index matched but whose names differ is kept (and, not being
+ * in that index, is not itself matched later: a rare miss, not a loss). */
 static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it, struct rp_quality *q,
                          struct rp_error *err)
 {
@@ -313,17 +372,19 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
     bool dup = false;
     uint32_t of = 0;
     double sim = 0;
+    uint64_t kq = names_key(qs, qn, NULL, 0), kqa = names_key(qs, qn, as, an);
     enum rp_err rc = rp_dedup_check_add(a->dq, qs, qn, &dup, &of, &sim, err);
     if (rc != RP_ERR_OK)
         return rc;
-    if (dup) {
-        const char *earlier = of < a->n_map_q ? a->ids[a->map_q[of]] : "?";
-        rp_quality_add_reason(q, "near duplicate of '%s' (question similarity %.2f)", earlier, sim);
+    if (dup && of < a->n_map_q && a->key_q[of] == kq) {
+        rp_quality_add_reason(q, "near duplicate of '%s' (question similarity %.2f)", a->ids[a->map_q[of]], sim);
         a->st.duplicates++;
         return RP_ERR_OK;
     }
-    if (remember_id(a, it) != RP_ERR_OK ||
-        !push_map(&a->map_q, &a->n_map_q, &a->cap_map_q, (uint32_t)(a->n_ids - 1)))
+    if (remember_id(a, it) != RP_ERR_OK)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    if (!dup && (!push_map(&a->map_q, &a->n_map_q, &a->cap_map_q, (uint32_t)(a->n_ids - 1)) ||
+                 !push_u64(&a->key_q, &a->n_key_q, &a->cap_key_q, kq)))
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     char *qa = malloc(qn + an + 2);
     if (!qa)
@@ -335,13 +396,14 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
     free(qa);
     if (rc != RP_ERR_OK)
         return rc;
-    if (dup) {
-        const char *earlier = of < a->n_map_qa ? a->ids[a->map_qa[of]] : "?";
-        rp_quality_add_reason(q, "near duplicate of '%s' (question+answer similarity %.2f)", earlier, sim);
+    if (dup && of < a->n_map_qa && a->key_qa[of] == kqa) {
+        rp_quality_add_reason(q, "near duplicate of '%s' (question+answer similarity %.2f)", a->ids[a->map_qa[of]],
+                              sim);
         a->st.duplicates++;
         return RP_ERR_OK;
     }
-    if (!push_map(&a->map_qa, &a->n_map_qa, &a->cap_map_qa, (uint32_t)(a->n_ids - 1)))
+    if (!dup && (!push_map(&a->map_qa, &a->n_map_qa, &a->cap_map_qa, (uint32_t)(a->n_ids - 1)) ||
+                 !push_u64(&a->key_qa, &a->n_key_qa, &a->cap_key_qa, kqa)))
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     return RP_ERR_OK;
 }
@@ -414,7 +476,8 @@ void rp_assessor_stats(const struct rp_assessor *a, struct rp_assess_stats *out)
 size_t rp_assessor_memory(const struct rp_assessor *a)
 {
     size_t m = sizeof *a + a->id_bytes + a->claim_bytes + a->cap_ids * sizeof(char *) +
-               (a->cap_map_q + a->cap_map_qa) * sizeof(uint32_t);
+               (a->cap_map_q + a->cap_map_qa) * sizeof(uint32_t) +
+               (a->cap_key_q + a->cap_key_qa) * sizeof(uint64_t);
     if (a->dq)
         m += rp_dedup_memory(a->dq) + rp_dedup_memory(a->dqa);
     return m;
