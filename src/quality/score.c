@@ -166,9 +166,9 @@ static bool add_camel_stems(struct rp_quality_ctx *c, const char *raw, size_t n)
  * "default", or stands right before it ("128 (default)"). Answers are held
  * to the same reading: "X defaults to 4" needs 4 to be a default in the
  * context, and to be given in a sentence that names X. */
-#define OWNER_WINDOW 16
+#define OWNER_WINDOW 40
 #define DEFAULT_WINDOW 6
-#define RECENT 8
+#define RECENT 16
 
 struct value_tracker {
     uint64_t ident[RECENT];
@@ -603,7 +603,7 @@ static const struct antonym antonyms[] = {
     {"centralised", "distributed"}, {"included", "excluded"}, {"supported", "unsupported"}, {"always", "never"},
     {"fdd", "tdd"},            {"lte", "nr"},              {"enb", "gnb"},              {"x2", "xn"},
     {"s1", "ng"},              {"periodic", "aperiodic"},  {"reduces", "increases"},    {"reduce", "increase"},
-    {"raises", "lowers"},      {"raise", "lower"},         {"shortens", "lengthens"},   {"gains", "loses"},  {"long", "short"},           {"high", "low"},
+    {"raises", "lowers"},      {"raise", "lower"},         {"added", "subtracted"},     {"add", "subtract"},         {"shortens", "lengthens"},   {"gains", "loses"},  {"long", "short"},           {"high", "low"},
 };
 
 /* Whether stem h occurs in stems[from..to). */
@@ -964,6 +964,62 @@ static void check_structure(const struct rp_quality_params *p, const struct rp_q
         q->structure *= p->hard_factor;
 }
 
+/* Whether, in some context sentence, one of objs[0..n_obj) follows stem
+ * verb within three words. */
+static bool ctx_says(const struct rp_quality_ctx *c, uint64_t verb, const uint64_t *objs, size_t n_obj)
+{
+    for (size_t cs = 0; cs < c->n_sent; cs++) {
+        size_t from = c->sent_start[cs], to = c->sent_start[cs + 1];
+        for (size_t j = from; j < to; j++) {
+            if (c->sent_stems[j] != verb)
+                continue;
+            size_t hi = j + 4 < to ? j + 4 : to;
+            for (size_t x = j + 1; x < hi; x++)
+                for (size_t o = 0; o < n_obj; o++)
+                    if (x != j && c->sent_stems[x] == objs[o])
+                        return true;
+        }
+    }
+    return false;
+}
+
+/* An effect stated the other way round: the answer says "increases power
+ * consumption" where the context says "reduces UE power consumption" and
+ * never "increases" near those words. Unlike the sentence-level check this
+ * holds when the context sentence has both words of a pair ("reduces X
+ * but increases Y"). */
+static void check_opposite_effect(const struct rp_quality_params *p, const struct rp_quality_ctx *c,
+                                  const struct words *w, size_t sent_no, struct rp_quality *q)
+{
+    for (size_t k = 0; k < sizeof antonyms / sizeof antonyms[0]; k++) {
+        uint64_t pair[2] = {rp__stem_hash(antonyms[k].a, strlen(antonyms[k].a)),
+                            rp__stem_hash(antonyms[k].b, strlen(antonyms[k].b))};
+        for (int side = 0; side < 2; side++) {
+            uint64_t said = pair[side], other = pair[1 - side];
+            if (has_stem(w->stem, 0, w->n, other))
+                continue; /* the answer uses both words of the pair */
+            for (size_t i = 0; i < w->n; i++) {
+                if (w->stem[i] != said)
+                    continue;
+                uint64_t objs[3];
+                size_t n_obj = 0;
+                for (size_t x = i + 1; x < w->n && x < i + 4; x++)
+                    if (w->stem[x] != other && w->stem[x] != said)
+                        objs[n_obj++] = w->stem[x];
+                if (n_obj == 0 || !ctx_says(c, other, objs, n_obj) || ctx_says(c, said, objs, n_obj))
+                    continue;
+                const char *sw = side ? antonyms[k].b : antonyms[k].a, *ow = side ? antonyms[k].a : antonyms[k].b;
+                reason(q, "contradicts the context: sentence %zu says '%s' where the context says '%s' about the "
+                          "same thing",
+                       sent_no, sw, ow);
+                q->n_contradictions++;
+                q->consistency *= p->hard_factor;
+                return;
+            }
+        }
+    }
+}
+
 /* Support of each answer sentence by the context; contradictions against
  * the context sentence each matches best. */
 static void check_support(const struct rp_quality_params *p, const struct rp_quality_ctx *c, const char *as,
@@ -1054,6 +1110,8 @@ static void check_support(const struct rp_quality_params *p, const struct rp_qua
                         }
                     }
                 }
+                if (q->n_contradictions == 0)
+                    check_opposite_effect(p, c, w, sent_no, q);
             }
         }
         a = i + 1;

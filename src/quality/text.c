@@ -146,7 +146,7 @@ static const char *const stopwords[] = {
     "can",     "could",  "did",    "do",      "does",    "doing",   "done",   "during",  "each",    "either",
     "etc",     "for",    "from",   "further", "had",     "has",     "have",   "having",  "he",      "her",
     "here",    "his",    "how",    "however", "i",       "if",      "in",     "into",    "is",      "it",
-    "its",     "itself", "just",   "may",     "me",      "might",   "more",   "most",    "must",    "my",
+    "its",     "itself", "just",   "may",     "me",      "might",   "must",    "my",
     "neither", "nor",    "of",     "on",      "once",    "one",     "only",   "or",      "other",   "our",
     "out",     "over",   "own",    "same",    "shall",   "she",     "should", "so",      "some",    "such",
     "than",    "that",   "the",    "their",   "them",    "then",    "there",  "these",   "they",    "this",
