@@ -2,7 +2,7 @@
  * bench_quality.c - how well and how fast the assessor separates good QA
  * pairs from bad ones (make bench-quality).
  *
- *   ranpipe-bench-quality LABELED.jsonl [--threshold X] [--pair-threshold X] [--verbose] [--speed N]
+ *   ranpipe-bench-quality LABELED.jsonl [--threshold X] [--pair-threshold X] [--min-support X] [--verbose] [--speed N]
  *
  * Accuracy: every record of the labeled set (tests/data/quality/) goes
  * through the same assessor `ranpipe assess` uses (scorer + near-duplicate
@@ -142,7 +142,7 @@ static int assess_all(struct rec *r, size_t n, const struct rp_assess_params *ap
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    double threshold = -1, dedup_threshold = -1;
+    double threshold = -1, dedup_threshold = -1, min_support = -1;
     bool verbose = false;
     size_t speed_n = 20000;
     for (int i = 1; i < argc; i++) {
@@ -150,6 +150,8 @@ int main(int argc, char **argv)
             threshold = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--pair-threshold") && i + 1 < argc)
             dedup_threshold = strtod(argv[++i], NULL);
+        else if (!strcmp(argv[i], "--min-support") && i + 1 < argc)
+            min_support = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--verbose"))
             verbose = true;
         else if (!strcmp(argv[i], "--speed") && i + 1 < argc)
@@ -158,7 +160,7 @@ int main(int argc, char **argv)
             path = argv[i];
     }
     if (!path) {
-        fprintf(stderr, "usage: ranpipe-bench-quality LABELED.jsonl [--threshold X] [--pair-threshold X] [--verbose] [--speed N]\n");
+        fprintf(stderr, "usage: ranpipe-bench-quality LABELED.jsonl [--threshold X] [--pair-threshold X] [--min-support X] [--verbose] [--speed N]\n");
         return 2;
     }
     FILE *f = fopen(path, "r");
@@ -198,6 +200,8 @@ int main(int argc, char **argv)
         ap.quality.threshold = threshold;
     if (dedup_threshold > 0)
         ap.dedup_pair_threshold = dedup_threshold;
+    if (min_support >= 0)
+        ap.quality.min_support = min_support;
     if (assess_all(r, n, &ap))
         return 1;
     printf("labeled set: %s, threshold %.2f (no judge, no embedding model)\n", path, ap.quality.threshold);

@@ -30,7 +30,7 @@ struct rp_quality_params rp_quality_default_params(void)
         .question_max_chars = 400,
         .answer_min_chars = 2,
         .answer_max_chars = 3000,
-        .min_support = 0.5,
+        .min_support = 0.6,
         .w_grounding = 3,
         .w_support = 2,
         .w_answerable = 1,
