@@ -54,7 +54,7 @@ struct rp_quality_params {
     size_t answer_min_chars;   /* default 2 */
     size_t answer_max_chars;   /* default 3000 */
     double min_support;        /* an answer sentence below this share of supported words is
-                                  an ungrounded claim; default 0.5 */
+                                  an ungrounded claim; default 0.6 */
     /* Weights of the combined score (need not sum to 1; absent checks drop out). */
     double w_grounding, w_support, w_answerable, w_semantic, w_judge;
     /* Factor applied once per hard defect (0..1); default 0.5. */

@@ -626,6 +626,19 @@ struct words {
     size_t n;
 };
 
+/* Words any answer about a parameter or term may use whatever the context
+ * says ("the allowed values of X are ..."): not claims of their own. */
+static bool glue_word(const char *w, size_t n)
+{
+    static const char *const glue[] = {"value", "values", "allowed", "possible", "range", "unit", "units", "type",
+                                       "default", "parameter", "parameters", "attribute", "called", "named",
+                                       "means", "stands", "refers", "used", "set", "given", "example", NULL};
+    for (const char *const *g = glue; *g; g++)
+        if (strlen(*g) == n && memcmp(*g, w, n) == 0)
+            return true;
+    return false;
+}
+
 /* Content words of s: not stopwords, not numbers; stems and positions. */
 static void content_words(const char *s, size_t n, struct words *out, bool *has_neg)
 {
@@ -638,7 +651,7 @@ static void content_words(const char *s, size_t n, struct words *out, bool *has_
         size_t k = rp__lower(s + t.start, t.end - t.start, w, sizeof w);
         if (is_negation(w, k))
             *has_neg = true;
-        if (rp__is_stopword(w, k) || (w[0] >= '0' && w[0] <= '9'))
+        if (rp__is_stopword(w, k) || (w[0] >= '0' && w[0] <= '9') || glue_word(w, k))
             continue;
         if (k < 2)
             continue;
