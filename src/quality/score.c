@@ -11,6 +11,7 @@
  * per core fit easily. Every check that fails writes a reason naming what
  * it found.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,10 @@
 #include "quality/text_int.h"
 #include "ranpipe/entities.h"
 #include "ranpipe/quality.h"
+
+/* The word sets and antonym stems, built once (lexicon_init()). */
+static void lexicon(void);
+static struct rp__wordset ws_glue;
 
 struct rp_quality_params rp_quality_default_params(void)
 {
@@ -63,13 +68,12 @@ struct rp_quality_ctx {
 };
 
 /* Negation words (lower-case). */
+static const char *const negation_words[] = {"not", "no", "never", "cannot", "without", "none", "nor", "neither", NULL};
+static struct rp__wordset ws_negation = {negation_words, NULL, 0};
+
 static bool is_negation(const char *w, size_t n)
 {
-    static const char *const neg[] = {"not", "no", "never", "cannot", "without", "none", "nor", "neither"};
-    for (size_t i = 0; i < sizeof neg / sizeof neg[0]; i++)
-        if (strlen(neg[i]) == n && memcmp(neg[i], w, n) == 0)
-            return true;
-    return n > 3 && memcmp(w + n - 3, "n't", 3) == 0;
+    return rp__wordset_has(&ws_negation, rp__word_hash(w, n)) || (n > 3 && memcmp(w + n - 3, "n't", 3) == 0);
 }
 
 static bool sentence_end(const char *s, size_t n, size_t i)
@@ -203,16 +207,13 @@ static bool is_default_word(const char *lw, size_t n)
 
 /* Words that may stand between "default" and its value ("the default
  * value of qRxLevMin is -140"); anything else ends the look-ahead. */
+static const char *const bridge_words[] = {"value", "values", "setting", "set", "configured", "parameter",
+                                           "attribute", "equal", "equals", "defaults", NULL};
+static struct rp__wordset ws_bridge = {bridge_words, NULL, 0};
+
 static bool default_bridge(const char *lw, size_t n, enum rp__tok_kind k)
 {
-    static const char *const bridge[] = {"value", "values", "setting", "set", "configured", "parameter",
-                                         "attribute", "equal", "equals", "defaults"};
-    if (k == RP__TK_IDENT || rp__is_stopword(lw, n))
-        return true;
-    for (size_t i = 0; i < sizeof bridge / sizeof bridge[0]; i++)
-        if (strlen(bridge[i]) == n && memcmp(bridge[i], lw, n) == 0)
-            return true;
-    return false;
+    return k == RP__TK_IDENT || rp__is_stopword(lw, n) || rp__wordset_has(&ws_bridge, rp__word_hash(lw, n));
 }
 
 /* The identifier hashes a token stands for: the whole name, lower-cased,
@@ -289,6 +290,7 @@ static bool note_value(struct rp_quality_ctx *c, struct value_tracker *v, const 
 
 struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
 {
+    lexicon();
     struct rp_quality_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -425,7 +427,7 @@ static void reason(struct rp_quality *q, const char *fmt, ...)
 
 struct lang_words {
     const char *lang;
-    const char *const *words;
+    struct rp__wordset *set;
 };
 
 static const char *const w_en[] = {"the", "is", "and", "of", "to", "in", "are", "which", "with", "for", "when", "that", "this", "by", "be", NULL};
@@ -435,8 +437,12 @@ static const char *const w_es[] = {"el", "los", "las", "y", "es", "del", "una", 
 static const char *const w_sv[] = {"och", "är", "att", "det", "som", "en", "ett", "för", "med", "inte", "av", "på", "till", "den", "om", NULL};
 static const char *const w_it[] = {"il", "di", "che", "è", "della", "per", "gli", "con", "sono", "non", "una", "delle", "nel", "alla", NULL};
 static const char *const w_pt[] = {"o", "os", "da", "do", "não", "em", "uma", "com", "para", "são", "que", "dos", "das", "pelo", NULL};
+static struct rp__wordset ws_lang[] = {
+    {w_en, NULL, 0}, {w_de, NULL, 0}, {w_fr, NULL, 0}, {w_es, NULL, 0}, {w_sv, NULL, 0}, {w_it, NULL, 0}, {w_pt, NULL, 0},
+};
 static const struct lang_words langs[] = {
-    {"en", w_en}, {"de", w_de}, {"fr", w_fr}, {"es", w_es}, {"sv", w_sv}, {"it", w_it}, {"pt", w_pt},
+    {"en", &ws_lang[0]}, {"de", &ws_lang[1]}, {"fr", &ws_lang[2]}, {"es", &ws_lang[3]},
+    {"sv", &ws_lang[4]}, {"it", &ws_lang[5]}, {"pt", &ws_lang[6]},
 };
 
 static bool in_list(const char *const *list, const char *w, size_t n)
@@ -449,6 +455,7 @@ static bool in_list(const char *const *list, const char *w, size_t n)
 
 const char *rp_quality_language(const char *text, size_t len)
 {
+    lexicon();
     /* Scripts first: a text mostly in CJK, Hangul, Cyrillic or Arabic. */
     const unsigned char *u = (const unsigned char *)text;
     size_t latin = 0, han = 0, kana = 0, hangul = 0, cyr = 0, arab = 0;
@@ -486,8 +493,9 @@ const char *rp_quality_language(const char *text, size_t len)
         if (n >= sizeof w)
             continue;
         rp__lower(text + t.start, n, w, sizeof w);
+        uint64_t h = rp__word_hash(w, n);
         for (size_t l = 0; l < sizeof langs / sizeof langs[0]; l++)
-            hits[l] += in_list(langs[l].words, w, n);
+            hits[l] += rp__wordset_has(langs[l].set, h);
     }
     size_t best = 0, second = 0, bi = 0;
     for (size_t l = 0; l < sizeof langs / sizeof langs[0]; l++) {
@@ -550,37 +558,43 @@ static const char *const trivial_q[] = {
 };
 
 /* Words a question starts with. */
-static bool question_opener(const char *w, size_t n)
-{
-    static const char *const op[] = {
+static const char *const opener_words[] = {
         "what", "which", "how", "why", "when", "where", "who", "whom", "whose", "is", "are", "does", "do", "did",
         "can", "could", "should", "would", "will", "was", "were", "has", "have", "may", "must", "shall", "list",
         "describe", "explain", "name", "give", "compare", "state", "summarize", "summarise", "identify",
         "outline", "define", "in", "under", "for", "at", "if", "according", "during", "on", "to", "by", "with",
         "after", "before", "from", NULL,
-    };
-    return in_list(op, w, n);
+};
+static struct rp__wordset ws_opener = {opener_words, NULL, 0};
+
+static bool question_opener(const char *w, size_t n)
+{
+    return rp__wordset_has(&ws_opener, rp__word_hash(w, n));
 }
 
 /* Question words that carry no topic: "what is the default value of X". */
-static bool generic_question_word(const char *w, size_t n)
-{
-    static const char *const gw[] = {
+static const char *const generic_words[] = {
         "value", "values", "default", "purpose", "role", "describe", "explain", "mean", "means", "meaning",
         "used", "use", "list", "name", "give", "happens", "happen", "role", "function", "main", "type", "kind",
         "difference", "differences", "compare", "between", "define", "definition", "stand", "stands",
         "affect", "affects", "work", "works", "relationship", "relate", "specify", "specifies", "configured",
         "set", "range", "unit", "example", NULL,
-    };
-    return in_list(gw, w, n);
+};
+static struct rp__wordset ws_generic = {generic_words, NULL, 0};
+
+static bool generic_question_word(const char *w, size_t n)
+{
+    return rp__wordset_has(&ws_generic, rp__word_hash(w, n));
 }
 
 /* Terms of the trade that are not names of anything in a document. */
+static const char *const common_words[] = {"3gpp", "2g", "3g", "4g", "5g", "5gc", "6g", "ok", "id", "ids",
+                                           "gnodeb", "enodeb", "gnb", "enb", "ue", "ues", NULL};
+static struct rp__wordset ws_common = {common_words, NULL, 0};
+
 static bool common_term(const char *w, size_t n)
 {
-    static const char *const ct[] = {"3gpp", "2g", "3g", "4g", "5g", "5gc", "6g", "ok", "id", "ids",
-                                     "gnodeb", "enodeb", "gnb", "enb", "ue", "ues", NULL};
-    return in_list(ct, w, n);
+    return rp__wordset_has(&ws_common, rp__word_hash(w, n));
 }
 
 /* ---- antonyms ------------------------------------------------------------ */
@@ -606,6 +620,30 @@ static const struct antonym antonyms[] = {
     {"raises", "lowers"},      {"raise", "lower"},         {"added", "subtracted"},     {"add", "subtract"},         {"shortens", "lengthens"},   {"gains", "loses"},  {"long", "short"},           {"high", "low"},
 };
 
+#define N_ANTONYMS (sizeof antonyms / sizeof antonyms[0])
+static uint64_t antonym_hash[N_ANTONYMS][2];
+static pthread_once_t lexicon_once = PTHREAD_ONCE_INIT;
+
+/* Builds the word sets and the antonyms' stems once. A set that cannot be
+ * built (out of memory) stays empty: its check finds nothing. */
+static void lexicon_init(void)
+{
+    struct rp__wordset *sets[] = {&ws_negation, &ws_bridge, &ws_glue, &ws_opener, &ws_generic, &ws_common};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        rp__wordset_build(sets[i]);
+    for (size_t i = 0; i < sizeof ws_lang / sizeof ws_lang[0]; i++)
+        rp__wordset_build(&ws_lang[i]);
+    for (size_t k = 0; k < N_ANTONYMS; k++) {
+        antonym_hash[k][0] = rp__stem_hash(antonyms[k].a, strlen(antonyms[k].a));
+        antonym_hash[k][1] = rp__stem_hash(antonyms[k].b, strlen(antonyms[k].b));
+    }
+}
+
+static void lexicon(void)
+{
+    pthread_once(&lexicon_once, lexicon_init);
+}
+
 /* Whether stem h occurs in stems[from..to). */
 static bool has_stem(const uint64_t *stems, size_t from, size_t to, uint64_t h)
 {
@@ -628,15 +666,14 @@ struct words {
 
 /* Words any answer about a parameter or term may use whatever the context
  * says ("the allowed values of X are ..."): not claims of their own. */
+static const char *const glue_words[] = {"value", "values", "allowed", "possible", "range", "unit", "units", "type",
+                                         "default", "parameter", "parameters", "attribute", "called", "named",
+                                         "means", "stands", "refers", "used", "set", "given", "example", NULL};
+static struct rp__wordset ws_glue = {glue_words, NULL, 0};
+
 static bool glue_word(const char *w, size_t n)
 {
-    static const char *const glue[] = {"value", "values", "allowed", "possible", "range", "unit", "units", "type",
-                                       "default", "parameter", "parameters", "attribute", "called", "named",
-                                       "means", "stands", "refers", "used", "set", "given", "example", NULL};
-    for (const char *const *g = glue; *g; g++)
-        if (strlen(*g) == n && memcmp(*g, w, n) == 0)
-            return true;
-    return false;
+    return rp__wordset_has(&ws_glue, rp__word_hash(w, n));
 }
 
 /* Content words of s: not stopwords, not numbers; stems and positions. */
@@ -1005,8 +1042,7 @@ static void check_opposite_effect(const struct rp_quality_params *p, const struc
                                   const struct words *w, size_t sent_no, struct rp_quality *q)
 {
     for (size_t k = 0; k < sizeof antonyms / sizeof antonyms[0]; k++) {
-        uint64_t pair[2] = {rp__stem_hash(antonyms[k].a, strlen(antonyms[k].a)),
-                            rp__stem_hash(antonyms[k].b, strlen(antonyms[k].b))};
+        uint64_t pair[2] = {antonym_hash[k][0], antonym_hash[k][1]};
         for (int side = 0; side < 2; side++) {
             uint64_t said = pair[side], other = pair[1 - side];
             if (has_stem(w->stem, 0, w->n, other))
@@ -1105,8 +1141,7 @@ static void check_support(const struct rp_quality_params *p, const struct rp_qua
                 if (best != SIZE_MAX && best_hits >= 2) {
                     size_t from = c->sent_start[best], to = c->sent_start[best + 1];
                     for (size_t k = 0; k < sizeof antonyms / sizeof antonyms[0]; k++) {
-                        uint64_t ha = rp__stem_hash(antonyms[k].a, strlen(antonyms[k].a));
-                        uint64_t hb = rp__stem_hash(antonyms[k].b, strlen(antonyms[k].b));
+                        uint64_t ha = antonym_hash[k][0], hb = antonym_hash[k][1];
                         bool ans_a = has_stem(w->stem, 0, w->n, ha), ans_b = has_stem(w->stem, 0, w->n, hb);
                         bool ctx_a = has_stem(c->sent_stems, from, to, ha), ctx_b = has_stem(c->sent_stems, from, to, hb);
                         const char *said = NULL, *ctx_said = NULL;
@@ -1358,6 +1393,7 @@ static void check_answerable(const struct rp_quality_ctx *c, const char *qs, siz
 void rp_quality_assess(const struct rp_quality_params *p, const struct rp_quality_ctx *c, const char *question,
                        const char *answer, const struct rp_quality_extra *extra, struct rp_quality *q)
 {
+    lexicon();
     memset(q, 0, offsetof(struct rp_quality, text));
     q->text[0] = '\0';
     q->semantic = -1;

@@ -10,6 +10,7 @@
  * negative. Typographic punctuation (U+2010..U+206F, the minus sign
  * U+2212) separates tokens.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +140,6 @@ uint64_t rp__stem_hash(const char *w, size_t n)
     return rp__word_hash(buf, m);
 }
 
-/* Sorted for bsearch. */
 static const char *const stopwords[] = {
     "a",       "about",  "above",  "after",   "again",   "all",     "also",   "am",      "an",      "and",
     "any",     "are",    "as",     "at",      "be",      "been",    "being",  "both",    "but",     "by",
@@ -156,21 +156,23 @@ static const char *const stopwords[] = {
     "your",
 };
 
-static int cmp_word(const void *key, const void *elem)
+static struct rp__wordset stopword_set;
+static pthread_once_t stopword_once = PTHREAD_ONCE_INIT;
+static const char *stopword_list[sizeof stopwords / sizeof stopwords[0] + 1];
+
+static void stopword_init(void)
 {
-    const char *k = key;
-    const char *e = *(const char *const *)elem;
-    return strcmp(k, e);
+    memcpy(stopword_list, stopwords, sizeof stopwords);
+    stopword_set.words = stopword_list;
+    rp__wordset_build(&stopword_set); /* out of memory: no stop words, never a crash */
 }
 
 bool rp__is_stopword(const char *w, size_t n)
 {
-    char buf[16];
-    if (n == 0 || n >= sizeof buf)
+    if (n == 0 || n > 8)
         return false;
-    memcpy(buf, w, n);
-    buf[n] = '\0';
-    return bsearch(buf, stopwords, sizeof stopwords / sizeof stopwords[0], sizeof stopwords[0], cmp_word) != NULL;
+    pthread_once(&stopword_once, stopword_init);
+    return rp__wordset_has(&stopword_set, rp__word_hash(w, n));
 }
 
 /* Units a number may carry in the same token ("3dB", "10ms"), and ordinal
@@ -312,6 +314,41 @@ bool rp__hset_has(const struct rp__hset *h, uint64_t key)
         if (h->keys[j] == key)
             return true;
         j = (j + 1) & (h->cap - 1);
+    }
+    return false;
+}
+
+bool rp__wordset_build(struct rp__wordset *s)
+{
+    size_t n = 0;
+    while (s->words[n])
+        n++;
+    size_t cap = 16;
+    while (cap < n * 4)
+        cap *= 2;
+    s->slots = calloc(cap, sizeof *s->slots);
+    if (!s->slots)
+        return false;
+    s->mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = rp__word_hash(s->words[i], strlen(s->words[i]));
+        size_t j = (size_t)(h * 0x9E3779B97F4A7C15ull >> 17) & s->mask;
+        while (s->slots[j] && s->slots[j] != h)
+            j = (j + 1) & s->mask;
+        s->slots[j] = h;
+    }
+    return true;
+}
+
+bool rp__wordset_has(const struct rp__wordset *s, uint64_t h)
+{
+    if (!s->slots)
+        return false;
+    size_t j = (size_t)(h * 0x9E3779B97F4A7C15ull >> 17) & s->mask;
+    while (s->slots[j]) {
+        if (s->slots[j] == h)
+            return true;
+        j = (j + 1) & s->mask;
     }
     return false;
 }

@@ -51,6 +51,19 @@ int rp__number_word(const char *w, size_t n);
 enum rp__tok_kind { RP__TK_WORD, RP__TK_NUMBER, RP__TK_IDENT, RP__TK_ACRONYM };
 enum rp__tok_kind rp__classify(const char *s, size_t n);
 
+/* A fixed set of lower-case words, looked up by rp__word_hash(): built once
+ * by rp__wordset_build() (not thread-safe: call it under pthread_once),
+ * read by any thread afterwards. */
+struct rp__wordset {
+    const char *const *words; /* NULL-terminated */
+    uint64_t *slots;
+    size_t mask;
+};
+
+/* Returns false when out of memory. */
+bool rp__wordset_build(struct rp__wordset *s);
+bool rp__wordset_has(const struct rp__wordset *s, uint64_t h);
+
 struct rp__hset {
     uint64_t *keys;
     size_t cap, n; /* cap a power of two, or 0 */
