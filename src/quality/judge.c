@@ -185,7 +185,7 @@ static void copy_line(char *dst, size_t cap, const char *s, size_t n)
     dst[k] = '\0';
 }
 
-/* An unsigned decimal number at s[*i] (digits, optionally '.' digits);
+/* An unsigned decimal number at s[*i] (digits, '.' digits, or both);
  * advances *i past it. */
 static bool read_number(const char *s, size_t n, size_t *i, double *v, bool *decimal)
 {
@@ -197,22 +197,20 @@ static bool read_number(const char *s, size_t n, size_t *i, double *v, bool *dec
         x = x * 10 + (s[k++] - '0');
     }
     *decimal = false;
+    double scale = 1; /* x is exact (at most 9 digits); one division places the point */
     if (k + 1 < n && s[k] == '.' && is_digit(s[k + 1])) {
-        double scale = 0.1;
         k++;
         *decimal = true;
         while (k < n && is_digit(s[k])) {
             if (++digits > MAX_DIGITS)
                 return false;
-            x += (s[k++] - '0') * scale;
-            scale /= 10;
+            x = x * 10 + (s[k++] - '0');
+            scale *= 10;
         }
-    } else if (digits == 0 && k + 1 < n && s[k] == '.' && is_digit(s[k + 1])) {
-        return false;
     }
     if (digits == 0)
         return false;
-    *v = x;
+    *v = x / scale;
     *i = k;
     return true;
 }
@@ -435,8 +433,6 @@ static void take_json(json_t *v, struct raw *r, int depth)
     } else {
         return;
     }
-    if (x.v < 0 && x.text[0] == '\0')
-        snprintf(x.text, sizeof(x.text), "%g", x.v);
     *r = x;
 }
 
