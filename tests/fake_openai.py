@@ -7,7 +7,7 @@ It listens on 127.0.0.1 on a free port and prints that port on stdout. Each
 POST .../chat/completions behaves as a marker in the user message says:
 
     @mode=NAME   ok (default), slow, 500, 503, 429, truncated, malformed,
-                 think, length, 401
+                 think, length, 401, judge, judgetext, garbage
     @fails=N     fail only the first N requests with this @id, then answer ok
                  (default: always fail)
     @id=TAG      groups the requests of one test case (default: the mode)
@@ -22,6 +22,9 @@ POST .../chat/completions behaves as a marker in the user message says:
     think      content is <think>...</think>, prose and a ```json fence around the array
     length     ok with finish_reason "length"
     401        401 whose body echoes the Authorization header (as some servers do)
+    judge      content is a fixed LLM-judge rating, JUDGE (a JSON object)
+    judgetext  content is the same rating as prose lines after a <think> block
+    garbage    content is prose with neither JSON nor a score
 
 A base URL whose path starts with /norf answers 400 "response_format is not
 supported" to any request that carries response_format.
@@ -40,6 +43,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 QA = [{"question": "What does pZeroNominalPusch set?",
        "answer": "The nominal PUSCH power per resource block.", "type": "factual"}]
+
+# The judge's rating (tests/unit/test_judge.c): the mean of 5, 4, 4, 3 out of 5 is 0.8.
+JUDGE = {"reason": "Every value matches the context.", "accuracy": 5, "relevance": 4,
+         "clarity": 4, "usefulness": 3}
 
 lock = threading.Lock()
 
@@ -177,6 +184,14 @@ class Handler(BaseHTTPRequestHandler):
             content = ("<think>The user wants [pairs]. {Let me think.}</think>\n"
                        "Here are the pairs:\n```json\n" + json.dumps(QA, indent=2)
                        + "\n```\nI hope [this] helps.")
+        elif mode == "judge":
+            content = json.dumps(JUDGE)
+        elif mode == "judgetext":
+            content = ("<think>Accuracy: 1/5 at first sight.</think>\n**Accuracy**: 5/5\n"
+                       "**Relevance**: 4/5\n**Clarity**: 4/5\n**Usefulness**: 3/5\n"
+                       "Reason: " + JUDGE["reason"])
+        elif mode == "garbage":
+            content = "I am sorry, but I cannot evaluate this pair."
         self.send_json(200, self.completion(content, "length" if mode == "length" else "stop"))
 
     @staticmethod

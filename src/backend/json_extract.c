@@ -205,3 +205,17 @@ enum rp_err rp__json_extract(const char *text, size_t len, size_t *off, size_t *
 cut:
     return rp_error_set(err, RP_ERR_PARSE, "the JSON value at character %zu is cut off", s.cut_at);
 }
+
+enum rp_err rp__think_strip(const char *text, size_t len, struct rp_buf *out)
+{
+    struct seg segs[16];
+    size_t nseg = visible_segments(text, len, segs, sizeof(segs) / sizeof(segs[0]));
+    enum rp_err e = RP_OK;
+    for (size_t k = 0; k < nseg && !e; k++) {
+        if (k > 0)
+            e = rp_buf_addc(out, '\n');
+        if (!e)
+            e = rp_buf_add(out, text + segs[k].lo, segs[k].hi - segs[k].lo);
+    }
+    return e;
+}

@@ -37,8 +37,7 @@
 
 #include "backend/backend_int.h"
 #include "ranpipe/backend_openai.h"
-
-extern char **environ;
+#include "fake_openai.h"
 
 #define KEY_ENV "RANPIPE_TEST_OPENAI_KEY"
 #define KEY "sk-test-0123456789abcdef"
@@ -48,9 +47,6 @@ extern char **environ;
 
 /* ---- helpers ---- */
 
-static pid_t fake_pid = -1;
-static int fake_port;
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -58,131 +54,9 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    return rp_buf_add(ud, data, size * nmemb) == RP_OK ? size * nmemb : 0;
-}
-
-/* GET (body NULL) or POST url into out; returns the HTTP status (0: no answer). */
-static long http(const char *url, const char *body, struct rp_buf *out)
-{
-    CURL *e = curl_easy_init();
-    long status = 0;
-    rp_buf_reset(out);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)out);
-    if (body)
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    return status;
-}
-
-static void fake_url(char *out, size_t cap, const char *path)
-{
-    snprintf(out, cap, "http://127.0.0.1:%d%s", fake_port, path);
-}
-
-static void fake_reset(void)
-{
-    char url[128];
-    struct rp_buf b;
-    rp_buf_init(&b, RP_BUF_NO_CAP);
-    fake_url(url, sizeof(url), "/reset");
-    assert_int_equal(http(url, "", &b), 200);
-    rp_buf_release(&b);
-}
-
-/* The fake server's counters (caller decrefs). */
-static json_t *fake_stats(void)
-{
-    char url[128];
-    struct rp_buf b;
-    rp_buf_init(&b, RP_BUF_NO_CAP);
-    fake_url(url, sizeof(url), "/stats");
-    assert_int_equal(http(url, NULL, &b), 200);
-    json_t *s = json_loadb(b.data, b.len, 0, NULL);
-    rp_buf_release(&b);
-    assert_non_null(s);
-    return s;
-}
-
 static long long stat_int(json_t *s, const char *table, const char *key)
 {
     return json_integer_value(json_object_get(json_object_get(s, table), key));
-}
-
-static pid_t spawn(char *const argv[], int out_fd, int err_fd)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    if (out_fd >= 0)
-        posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-    if (err_fd >= 0)
-        posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0 ? pid : -1;
-}
-
-static void kill_wait(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        sleep_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-static int start_fake(void **state)
-{
-    (void)state;
-    const char *py = getenv("PYTHON3");
-    const char *src = getenv("RANPIPE_SOURCE_DIR");
-    char script[4096];
-    snprintf(script, sizeof(script), "%s/tests/fake_openai.py", src && *src ? src : ".");
-    char *argv[] = {(char *)(py && *py ? py : "/usr/bin/python3"), script, NULL};
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -1;
-    fake_pid = spawn(argv, fds[1], -1);
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[64] = "";
-    if (fake_pid < 0 || !f || !fgets(line, sizeof(line), f)) {
-        fprintf(stderr, "cannot start %s %s\n", argv[0], script);
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    fake_port = (int)strtol(line, NULL, 10);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    return fake_port > 0 ? 0 : -1;
-}
-
-static int stop_fake(void **state)
-{
-    (void)state;
-    kill_wait(fake_pid);
-    return 0;
 }
 
 /* ---- requests and their completion ---- */
@@ -320,9 +194,9 @@ static struct rp_backend *run_calls(struct rp_openai_params *p, struct call *cal
 static void test_ok_request_shape(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1/");
+    rp_test_fake_url(url, sizeof(url), "/v1/");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     p.sampling.top_k = 40;
@@ -344,7 +218,7 @@ static void test_ok_request_shape(void **state)
                         "What does pZeroNominalPusch set?");
     json_decref(qa);
 
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     assert_int_equal(stat_int(s, "paths", "/v1"), 1);
     json_t *body = json_object_get(s, "last_body");
     assert_string_equal(json_string_value(json_object_get(body, "model")), "fake-model");
@@ -388,9 +262,9 @@ static void test_ok_request_shape(void **state)
 static void test_think_and_fence(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     struct collector col;
@@ -416,9 +290,9 @@ static void test_think_and_fence(void **state)
 static void test_length_finish(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     struct collector col;
@@ -436,9 +310,9 @@ static void test_length_finish(void **state)
 static void test_retry_after_429(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     struct collector col;
@@ -448,7 +322,7 @@ static void test_retry_after_429(void **state)
     struct rp_backend *b = run_calls(&p, &c, 1, &col, 10);
     assert_int_equal(c.req.finish, RP_FINISH_STOP);
     assert_int_equal(c.req.err.code, RP_OK);
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     json_t *t = json_object_get(json_object_get(s, "times"), "r429");
     assert_int_equal(json_array_size(t), 2);
     double gap = json_real_value(json_array_get(t, 1)) - json_real_value(json_array_get(t, 0));
@@ -470,9 +344,9 @@ static void test_retry_after_429(void **state)
 static void test_retry_transient(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     struct collector col;
@@ -483,7 +357,7 @@ static void test_retry_transient(void **state)
     call_init(&c[1], "@mode=503 @fails=2 @id=r503", SCHEMA);
     call_init(&c[2], "@mode=truncated @fails=2 @id=rtrunc", SCHEMA);
     struct rp_backend *b = run_calls(&p, c, 3, &col, 15);
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     for (int i = 0; i < 3; i++) {
         assert_int_equal(c[i].req.err.code, RP_OK);
         assert_int_equal(c[i].req.finish, RP_FINISH_STOP);
@@ -516,9 +390,9 @@ static void test_retry_transient(void **state)
 static void test_retries_exhausted(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128], shown[160];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     snprintf(shown, sizeof(shown), "%s/chat/completions", url);
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
@@ -533,7 +407,7 @@ static void test_retries_exhausted(void **state)
     assert_non_null(strstr(c.req.err.msg, "HTTP 503"));
     assert_non_null(strstr(c.req.err.msg, "server trouble 503"));
     assert_non_null(strstr(c.req.err.msg, "3 attempts"));
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     assert_int_equal(stat_int(s, "modes", "503"), 3);
     json_decref(s);
     struct rp_openai_stats st;
@@ -548,9 +422,9 @@ static void test_retries_exhausted(void **state)
 static void test_timeout(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     p.timeout_s = 0.3;
@@ -581,9 +455,9 @@ static void test_timeout(void **state)
 static void test_malformed(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     struct collector col;
@@ -595,7 +469,7 @@ static void test_malformed(void **state)
     assert_int_equal(c.req.err.code, RP_ERR_BACKEND);
     assert_non_null(strstr(c.req.err.msg, "HTTP 200"));
     assert_non_null(strstr(c.req.err.msg, "not JSON"));
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     assert_int_equal(stat_int(s, "modes", "malformed"), 1);
     json_decref(s);
     rp_backend_free(b);
@@ -608,10 +482,10 @@ static void test_malformed(void **state)
 static void test_api_key(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     setenv(KEY_ENV, KEY, 1);
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     p.api_key_env = KEY_ENV;
@@ -623,7 +497,7 @@ static void test_api_key(void **state)
     struct rp_backend *b = start_backend(&p, &col);
     assert_int_equal(rp_backend_submit(b, &c[0].req), RP_OK);
     wait_done(&col, 1, 10);
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     assert_string_equal(json_string_value(json_object_get(s, "authorization")), "Bearer " KEY);
     json_decref(s);
     assert_int_equal(rp_backend_submit(b, &c[1].req), RP_OK);
@@ -634,7 +508,7 @@ static void test_api_key(void **state)
     assert_non_null(strstr(c[1].req.err.msg, "invalid api key: Bearer ***"));
     assert_null(strstr(c[1].req.err.msg, KEY));
     assert_null(strstr(c[1].req.err.msg, "0123456789abcdef"));
-    s = fake_stats();
+    s = rp_test_fake_stats();
     assert_int_equal(stat_int(s, "modes", "401"), 1);
     json_decref(s);
     rp_backend_free(b);
@@ -648,9 +522,9 @@ static void test_api_key(void **state)
 static void test_response_format_fallback(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/norf/v1");
+    rp_test_fake_url(url, sizeof(url), "/norf/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     p.max_concurrent = 1;
@@ -668,7 +542,7 @@ static void test_response_format_fallback(void **state)
         assert_int_equal(c[i].req.err.code, RP_OK);
         assert_int_equal(c[i].req.text.data[0], '[');
     }
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     assert_int_equal(stat_int(s, "paths", "/norf/v1"), 4);
     assert_int_equal(stat_int(s, "with_format", "/norf/v1"), 1);
     json_decref(s);
@@ -687,10 +561,10 @@ static void test_response_format_fallback(void **state)
 static void test_two_urls_and_capacity(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char a[128], bu[128];
-    fake_url(a, sizeof(a), "/a/v1");
-    fake_url(bu, sizeof(bu), "/b/v1");
+    rp_test_fake_url(a, sizeof(a), "/a/v1");
+    rp_test_fake_url(bu, sizeof(bu), "/b/v1");
     const char *urls[] = {a, bu};
     struct rp_openai_params p = fast_params(urls, 2);
     p.max_concurrent = 2;
@@ -708,7 +582,7 @@ static void test_two_urls_and_capacity(void **state)
         assert_int_equal(rp_backend_submit(b, &c[8].req), RP_ERR_BACKEND);
         wait_done(&col, (size_t)(round + 1) * 4, 10);
     }
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     assert_int_equal(stat_int(s, "paths", "/a/v1"), 4);
     assert_int_equal(stat_int(s, "paths", "/b/v1"), 4);
     assert_int_equal(stat_int(s, "concurrent_max", "/a/v1"), 2);
@@ -729,10 +603,10 @@ static void test_two_urls_and_capacity(void **state)
 static void test_retry_other_url(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char a[128], bu[128];
-    fake_url(a, sizeof(a), "/a/v1");
-    fake_url(bu, sizeof(bu), "/b/v1");
+    rp_test_fake_url(a, sizeof(a), "/a/v1");
+    rp_test_fake_url(bu, sizeof(bu), "/b/v1");
     const char *urls[] = {a, bu};
     struct rp_openai_params p = fast_params(urls, 2);
     struct collector col;
@@ -741,7 +615,7 @@ static void test_retry_other_url(void **state)
     call_init(&c, "@mode=500 @fails=1 @id=other", NULL);
     struct rp_backend *b = run_calls(&p, &c, 1, &col, 10);
     assert_int_equal(c.req.err.code, RP_OK);
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     assert_int_equal(stat_int(s, "paths", "/a/v1"), 1);
     assert_int_equal(stat_int(s, "paths", "/b/v1"), 1);
     json_decref(s);
@@ -755,9 +629,9 @@ static void test_retry_other_url(void **state)
 static void test_stop_cancels(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     p.base_delay_s = 20;
@@ -774,14 +648,14 @@ static void test_stop_cancels(void **state)
         assert_int_equal(rp_backend_submit(b, &c[i].req), RP_OK);
     /* Wait until the server has seen all three (the 503 one now sleeps). */
     for (int i = 0; i < 200; i++) {
-        json_t *s = fake_stats();
+        json_t *s = rp_test_fake_stats();
         long long n = json_integer_value(json_object_get(s, "requests"));
         json_decref(s);
         if (n >= 3)
             break;
-        sleep_ms(20);
+        rp_test_sleep_ms(20);
     }
-    sleep_ms(100);
+    rp_test_sleep_ms(100);
     assert_int_equal(rp_backend_in_flight(b), 3);
     double t0 = now_s();
     rp_backend_stop(b);
@@ -809,9 +683,9 @@ static void test_stop_cancels(void **state)
 static void test_submit_from_done(void **state)
 {
     (void)state;
-    fake_reset();
+    rp_test_fake_reset();
     char url[128];
-    fake_url(url, sizeof(url), "/v1");
+    rp_test_fake_url(url, sizeof(url), "/v1");
     const char *urls[] = {url};
     struct rp_openai_params p = fast_params(urls, 1);
     p.max_concurrent = 1;
@@ -829,7 +703,7 @@ static void test_submit_from_done(void **state)
     rp_backend_free(b);
     assert_int_equal(done_calls(&col, &c), 5);
     assert_int_equal(col.resubmit_failures, 0);
-    json_t *s = fake_stats();
+    json_t *s = rp_test_fake_stats();
     assert_int_equal(stat_int(s, "paths", "/v1"), 5);
     json_decref(s);
     rp_gen_request_release(&c.req);
@@ -1027,7 +901,7 @@ static void test_llama_server(void **state)
                     "4096",         "-t",   "2",           "--no-webui", NULL};
     FILE *lf = fopen(log, "w");
     assert_non_null(lf);
-    pid_t pid = spawn(argv, fileno(lf), fileno(lf));
+    pid_t pid = rp_test_spawn(argv, fileno(lf), fileno(lf));
     fclose(lf);
     assert_true(pid > 0);
 
@@ -1041,14 +915,14 @@ static void test_llama_server(void **state)
             pid = -1;
             break;
         }
-        up = http(health, NULL, &hb) == 200;
+        up = rp_test_http(health, NULL, &hb) == 200;
         if (!up)
-            sleep_ms(200);
+            rp_test_sleep_ms(200);
     }
     rp_buf_release(&hb);
     if (!up) {
         print_log_tail(log);
-        kill_wait(pid);
+        rp_test_kill_wait(pid);
         fail_msg("llama-server did not come up on port %d (log: %s)", port, log);
     }
 
@@ -1074,7 +948,7 @@ static void test_llama_server(void **state)
     struct rp_openai_stats st;
     rp_backend_openai_stats(b, &st);
     rp_backend_free(b);
-    kill_wait(pid);
+    rp_test_kill_wait(pid);
     uint64_t gen = 0;
     for (int i = 0; i < 8; i++) {
         if (c[i].req.finish == RP_FINISH_ERROR) {
@@ -1125,7 +999,8 @@ int main(void)
     /* Every server here is local: a proxy in the environment must not take the requests. */
     setenv("no_proxy", "127.0.0.1,localhost", 1);
     setenv("NO_PROXY", "127.0.0.1,localhost", 1);
-    int failed = cmocka_run_group_tests_name("openai_fake", fake, start_fake, stop_fake);
+    int failed =
+        cmocka_run_group_tests_name("openai_fake", fake, rp_test_fake_start, rp_test_fake_stop);
     failed += cmocka_run_group_tests_name("openai_llama_server", real, NULL, NULL);
     return failed;
 }
