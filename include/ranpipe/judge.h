@@ -148,6 +148,14 @@ double rp_judge_rate(struct rp_judge *j, const char *context, const char *questi
 /* rp_judge_rate() with the signature of rp_judge_fn (assess.h): ud is the
  * struct rp_judge *. Set rp_assess_params.judge = rp_judge_fn_adapter and
  * .judge_ud = the judge. */
+/* The score ranpipe uses: the overall mean, but never above accuracy, so a
+ * wrong value (accuracy 2 of 5 = 0.4) rejects the pair however well it
+ * reads. < 0 when overall is missing. */
+double rp_judge_strict_score(const struct rp_judge_scores *s);
+/* Like rp_judge_fn_adapter(), scoring with rp_judge_strict_score(): what
+ * `ranpipe run` and `ranpipe assess` use. */
+double rp_judge_fn_strict(void *ud, const char *context, const char *question, const char *answer, char *why,
+                          size_t cap);
 double rp_judge_fn_adapter(void *ud, const char *context, const char *question, const char *answer,
                            char *why, size_t cap);
 

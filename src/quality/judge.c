@@ -956,3 +956,27 @@ double rp_judge_fn_adapter(void *ud, const char *context, const char *question, 
 {
     return rp_judge_rate(ud, context, question, answer, why, cap);
 }
+
+double rp_judge_strict_score(const struct rp_judge_scores *s)
+{
+    if (s->overall < 0)
+        return -1;
+    return s->accuracy >= 0 && s->accuracy < s->overall ? s->accuracy : s->overall;
+}
+
+double rp_judge_fn_strict(void *ud, const char *context, const char *question, const char *answer, char *why,
+                          size_t cap)
+{
+    struct rp_judge *j = ud;
+    struct rp_judge_scores s;
+    struct rp_error err;
+    rp_error_clear(&err);
+    if (rp_judge_rate_scores(j, context, question, answer, &s, &err) != RP_OK) {
+        if (why && cap)
+            copy_line(why, cap, err.msg, strlen(err.msg));
+        return -1;
+    }
+    if (why && cap)
+        describe(&s, why, cap);
+    return rp_judge_strict_score(&s);
+}

@@ -149,6 +149,24 @@ static void test_parse_shapes(void **state)
 
 /* Not NUL-terminated input, a NULL text, and a reason longer than the
  * field, cut at a UTF-8 boundary. */
+/* The score run and assess use: the mean, capped by accuracy. */
+static void test_strict_score(void **state)
+{
+    (void)state;
+    struct rp_judge_scores s;
+    struct rp_error err;
+    const char *low = "{\"accuracy\": 2, \"relevance\": 5, \"clarity\": 5, \"usefulness\": 5}";
+    assert_int_equal(rp_judge_parse(low, strlen(low), &s, &err), RP_OK);
+    assert_true(fabs(s.overall - 0.85) < EPS);
+    assert_true(fabs(rp_judge_strict_score(&s) - 0.4) < EPS);
+    const char *good = "{\"accuracy\": 5, \"relevance\": 4, \"clarity\": 4, \"usefulness\": 3}";
+    assert_int_equal(rp_judge_parse(good, strlen(good), &s, &err), RP_OK);
+    assert_true(fabs(rp_judge_strict_score(&s) - 0.8) < EPS);
+    const char *only = "Score: 7/10";
+    assert_int_equal(rp_judge_parse(only, strlen(only), &s, &err), RP_OK);
+    assert_true(fabs(rp_judge_strict_score(&s) - 0.7) < EPS);
+}
+
 static void test_parse_edges(void **state)
 {
     (void)state;
@@ -422,6 +440,7 @@ int main(void)
     const struct CMUnitTest parse[] = {
         cmocka_unit_test(test_parse_shapes),
         cmocka_unit_test(test_parse_edges),
+        cmocka_unit_test(test_strict_score),
         cmocka_unit_test(test_new_errors),
     };
     const struct CMUnitTest fake[] = {
