@@ -19,6 +19,7 @@
 #include "ranpipe/assess.h"
 #include "ranpipe/config.h"
 #include "ranpipe/embed.h"
+#include "ranpipe/judge.h"
 #include "ranpipe/log.h"
 
 void rp_cmd_assess_help(void)
@@ -47,6 +48,11 @@ void rp_cmd_assess_help(void)
            "                             near-duplicate (default: %.2f)\n"
            "      --dedup-pair-threshold X  the same for question + answer (default: %.2f)\n"
            "      --embed-model PATH     GGUF embedding model for the semantic check\n"
+           "      --judge-model PATH     LLM judge: a GGUF model run in a worker process\n"
+           "      --judge-endpoint URL   LLM judge: an OpenAI-compatible server\n"
+           "      --judge TIER           LLM judge: this tier of --config (default: the\n"
+           "                             config's quality.judge); the judge rates only\n"
+           "                             the pairs the other checks accept\n"
            "      --conflicts FILE       write parameters given different defaults or\n"
            "                             ranges by accepted records (JSON Lines)\n"
            "      --log-level L          debug, info, warn, error (default: info)\n"
@@ -59,6 +65,7 @@ void rp_cmd_assess_help(void)
            d.quality.threshold, d.dedup_threshold, d.dedup_pair_threshold);
 }
 
+enum { OPT_JUDGE_MODEL = 300, OPT_JUDGE_ENDPOINT, OPT_JUDGE };
 enum { OPT_THRESHOLD = 256, OPT_NO_DEDUP, OPT_DEDUP_THRESHOLD, OPT_DEDUP_PAIR_THRESHOLD, OPT_EMBED_MODEL, OPT_CONFLICTS, OPT_LOG_LEVEL };
 
 static const struct option assess_options[] = {
@@ -69,6 +76,9 @@ static const struct option assess_options[] = {
     {"dedup-threshold", required_argument, NULL, OPT_DEDUP_THRESHOLD},
     {"dedup-pair-threshold", required_argument, NULL, OPT_DEDUP_PAIR_THRESHOLD},
     {"embed-model", required_argument, NULL, OPT_EMBED_MODEL},
+    {"judge-model", required_argument, NULL, OPT_JUDGE_MODEL},
+    {"judge-endpoint", required_argument, NULL, OPT_JUDGE_ENDPOINT},
+    {"judge", required_argument, NULL, OPT_JUDGE},
     {"conflicts", required_argument, NULL, OPT_CONFLICTS},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"quiet", no_argument, NULL, 'q'},
@@ -167,6 +177,7 @@ static bool assess_line(struct assess_run *r, const char *line, size_t len, size
 int rp_cmd_assess(int argc, char **argv)
 {
     const char *out_path = NULL, *config_path = NULL, *embed_model = NULL, *conflicts_path = NULL;
+    const char *judge_model = NULL, *judge_endpoint = NULL, *judge_tier = NULL;
     struct rp_assess_params ap = rp_assess_default_params();
     bool quiet = false, no_dedup = false;
     float threshold = -1, dedup_threshold = -1, dedup_pair_threshold = -1;
@@ -190,6 +201,9 @@ int rp_cmd_assess(int argc, char **argv)
                 return RP_EXIT_USAGE;
             break;
         case OPT_EMBED_MODEL: embed_model = optarg; break;
+        case OPT_JUDGE_MODEL: judge_model = optarg; break;
+        case OPT_JUDGE_ENDPOINT: judge_endpoint = optarg; break;
+        case OPT_JUDGE: judge_tier = optarg; break;
         case OPT_CONFLICTS: conflicts_path = optarg; break;
         case OPT_LOG_LEVEL:
             if (!rp_cli_set_log_level(optarg))
@@ -203,6 +217,10 @@ int rp_cmd_assess(int argc, char **argv)
     if (optind + 1 != argc)
         return rp_cli_usage_error("assess", optind == argc ? "no input file given" : "give one input file");
     const char *in_path = argv[optind];
+    if (!!judge_model + !!judge_endpoint + !!judge_tier > 1)
+        return rp_cli_usage_error("assess", "give one of --judge-model, --judge-endpoint and --judge");
+    if (judge_tier && !config_path)
+        return rp_cli_usage_error("assess", "--judge names a tier of --config FILE");
 
     struct rp_error err = {0};
     struct rp_config cfg = {0};
@@ -217,6 +235,8 @@ int rp_cmd_assess(int argc, char **argv)
         ap.dedup_pair_threshold = cfg.quality.dedup_pair_threshold;
         if (!embed_model)
             embed_model = cfg.quality.embed_model;
+        if (!judge_tier && !judge_model && !judge_endpoint)
+            judge_tier = cfg.quality.judge;
     }
     if (threshold >= 0)
         ap.quality.threshold = threshold;
@@ -230,6 +250,8 @@ int rp_cmd_assess(int argc, char **argv)
     int rc = RP_EXIT_FAIL;
     FILE *in = NULL, *out = NULL, *cf = NULL;
     struct rp_embedder *emb = NULL;
+    struct rp_judge *judge = NULL;
+    struct rp_config jcfg = {0};
     struct assess_run r = {.in_path = in_path};
     char *line = NULL;
     size_t cap = 0;
@@ -247,6 +269,32 @@ int rp_cmd_assess(int argc, char **argv)
             goto out;
         }
         ap.embedder = emb;
+    }
+    if (judge_model || judge_endpoint || judge_tier) {
+        const struct rp_tier_config *jt = NULL;
+        if (judge_tier) {
+            jt = rp_config_tier(&cfg, judge_tier);
+            if (!jt || jt->kind == RP_BACKEND_EXTRACTIVE) {
+                rp_log(RP_LOG_ERROR, "%s: %s '%s'", config_path, jt ? "the judge must be an LLM tier, not" : "no tier is called",
+                       judge_tier);
+                goto out;
+            }
+        } else {
+            /* The same tier `run --model` / `run --endpoint` would make. */
+            if (rp_config_default(&jcfg, judge_model, judge_endpoint, &err) != RP_ERR_OK) {
+                rp_log(RP_LOG_ERROR, "%s", err.msg);
+                goto out;
+            }
+            jt = rp_config_tier(&jcfg, "small");
+        }
+        struct rp_judge_params jp = rp_judge_default_params();
+        judge = jt ? rp_judge_new(jt, NULL, &jp, &err) : NULL;
+        if (!judge) {
+            rp_log(RP_LOG_ERROR, "judge: %s", err.msg);
+            goto out;
+        }
+        ap.judge = rp_judge_fn_strict;
+        ap.judge_ud = judge;
     }
     r.as = rp_assessor_new(&ap, &err);
     if (!r.as) {
@@ -326,6 +374,8 @@ out:
     rp_quality_ctx_free(r.ctx);
     free(r.last_context);
     rp_embedder_free(emb);
+    rp_judge_free(judge);
+    rp_config_release(&jcfg);
     rp_config_release(&cfg);
     return rc;
 }

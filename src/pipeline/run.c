@@ -29,6 +29,7 @@
 #include "ranpipe/extract.h"
 #include "ranpipe/fs.h"
 #include "ranpipe/hash.h"
+#include "ranpipe/judge.h"
 #include "ranpipe/ingest.h"
 #include "ranpipe/llm.h"
 #include "ranpipe/log.h"
@@ -91,6 +92,7 @@ struct run {
     struct rp_dataset *ds;
     struct rp_assessor *as;  /* every pair passes it, in output order */
     struct rp_embedder *emb; /* quality.embed_model, or NULL */
+    struct rp_judge *judge;  /* quality.judge's tier, or NULL */
     struct rp_router *router;
     struct rp_llama *tok;  /* tokenizer of the first llama tier's model, or NULL */
     struct tier_ctx tiers[RP_RUN_MAX_TIERS];
@@ -893,6 +895,23 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
         }
         ap.embedder = r.emb;
     }
+    if (r.cfg->quality.judge) {
+        /* Config loading checked that the tier exists and is an LLM tier. */
+        const struct rp_tier_config *jt = rp_config_tier(r.cfg, r.cfg->quality.judge);
+        struct rp_judge_params jp = rp_judge_default_params();
+        jp.seed = r.cfg->seed;
+        jp.retry = &r.cfg->retry;
+        r.judge = jt ? rp_judge_new(jt, params->exe, &jp, err) : NULL;
+        if (!r.judge) {
+            if (!jt)
+                rp_error_set(err, RP_ERR_CONFIG, "quality.judge: no tier is called '%s'", r.cfg->quality.judge);
+            rc = err->code ? err->code : RP_ERR_BACKEND;
+            goto out;
+        }
+        ap.judge = rp_judge_fn_strict;
+        ap.judge_ud = r.judge;
+        rp_info("judge: tier '%s' rates the pairs the other checks accept", jt->name);
+    }
     r.as = rp_assessor_new(&ap, err);
     if (!r.as) {
         rc = err->code ? err->code : RP_ERR_NOMEM;
@@ -983,6 +1002,7 @@ out:
     rp_llama_free(r.tok);
     rp_dataset_free(r.ds);
     rp_assessor_free(r.as);
+    rp_judge_free(r.judge);
     rp_embedder_free(r.emb);
     rp_path_list_release(&r.files);
     summary->seconds = now_s() - t0;
