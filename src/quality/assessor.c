@@ -462,7 +462,7 @@ enum rp_err rp_assessor_check(struct rp_assessor *a, const struct rp_assess_item
     a->st.unsupported += out->n_unsupported > 0;
     a->st.contradictions += out->n_contradictions > 0;
     a->st.unanswerable += (out->n_unanswerable + out->n_evasive) > 0;
-    a->st.judged_poor += out->judge >= 0 && out->judge < 0.5;
+    a->st.judged_poor += out->judge >= 0 && out->judge < 0.5 - 1e-9;
 out:
     rp_quality_ctx_free(own);
     return rc;

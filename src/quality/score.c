@@ -1441,7 +1441,7 @@ void rp_quality_assess(const struct rp_quality_params *p, const struct rp_qualit
             sem = s / k;
         if (extra->judge >= 0) {
             q->judge = extra->judge > 1 ? 1 : extra->judge;
-            if (q->judge < 0.5)
+            if (q->judge < 0.5 - 1e-9) /* rubric means are sums of fifths: 0.5 may come out a hair below */
                 reason(q, "judge: %s", extra->judge_reason ? extra->judge_reason : "rated the pair poor");
         }
     }

@@ -96,6 +96,37 @@ expect_exit 0 "another seed" "$RANPIPE_BIN" run "$F" -o "$T/seed2" --model "$M" 
 # The noise model's pairs are rejected: compare what was generated (dataset and rejects).
 ok_if "another seed gives other pairs" bash -c "! cmp -s <(cat '$T/p1/dataset.jsonl' '$T/p1/rejects.jsonl') <(cat '$T/seed2/dataset.jsonl' '$T/seed2/rejects.jsonl')"
 
+# The judge: a tier of the config rates the pairs the other checks accept.
+cat >"$T/judge.yaml" <<YAML
+quality:
+  judge: small
+tiers:
+  - name: extractive
+    backend: extractive
+  - name: small
+    backend: llama
+    model: $M
+    threads: $TH
+    parallel: 1
+YAML
+expect_exit 0 "run with an LLM judge" "$RANPIPE_BIN" run "$EX/features/automatic-neighbour-relations.md" \
+  -o "$T/judged" --config "$T/judge.yaml"
+ok_if "the summary names the judge" grep -q "judge: tier 'small'" <<<"$ERR"
+ok_if "accepted pairs carry the judge's score; its rejects say why" "$PY" - "$T/judged" <<'PY'
+import json, sys
+out = sys.argv[1]
+data = [json.loads(l) for l in open(out + "/dataset.jsonl")]
+rejects = [json.loads(l) for l in open(out + "/rejects.jsonl")]
+for r in data:
+    j = r["metadata"]["quality"]["checks"]["judge"]
+    assert j is not None and 0.5 <= j <= 1, r   # accepted: rated, and not below 0.5
+judged_out = [r for r in rejects if r["stage"] == "assess" and any(x.startswith("judge:") for x in r["quality"]["reasons"])]
+for r in judged_out:
+    assert 0 <= r["quality"]["checks"]["judge"] < 0.5, r
+    assert "accuracy" in r["reason"], r   # the judge's line: "accuracy a/5, relevance ..."
+assert data or judged_out, "the judge rated nothing"
+PY
+
 export RANPIPE_MODEL=$M
 expect_exit 0 "model from RANPIPE_MODEL, one file, one sequence" \
   "$RANPIPE_BIN" run "$EX/procedures/lock-and-unlock-cell.txt" -o "$T/env" -t "$TH" -p 1 --pairs 1
