@@ -389,6 +389,11 @@ static size_t text_used(const struct rp_quality *q)
 }
 
 static void vadd_reason(struct rp_quality *q, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
+#endif
+    ;
+static void vadd_reason(struct rp_quality *q, const char *fmt, va_list ap)
 {
     size_t used = text_used(q);
     if (q->n_reasons >= RP_QUALITY_MAX_REASONS || used + 2 >= sizeof q->text)
