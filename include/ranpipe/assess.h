@@ -43,7 +43,7 @@ struct rp_assess_params {
     struct rp_quality_params quality;
     bool dedup;             /* default true */
     double dedup_threshold; /* questions: Jaccard similarity that makes a near-duplicate; default 0.8 */
-    double dedup_pair_threshold; /* question + answer: the same; default 0.6 (longer texts, and a
+    double dedup_pair_threshold; /* question + answer: the same; default 0.55 (longer texts, and a
                                     reworded question with the same answer is a duplicate) */
     size_t expected_records; /* sizes the dedup tables; default 100000 (they grow) */
     struct rp_embedder *embedder; /* borrowed; NULL: no semantic check */

@@ -86,7 +86,7 @@ struct rp_quality_config {
     struct rp_quality_params scorer;
     int dedup;                 /* remove near-duplicates (default 1) */
     double dedup_threshold;    /* questions: Jaccard similarity of near-duplicates (default 0.8) */
-    double dedup_pair_threshold; /* question + answer: the same (default 0.6) */
+    double dedup_pair_threshold; /* question + answer: the same (default 0.55) */
     char *embed_model;         /* GGUF embedding model for the semantic check, or NULL */
     char *judge;               /* name of the tier that judges accepted pairs, or NULL */
 };

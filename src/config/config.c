@@ -1340,7 +1340,7 @@ static void set_defaults(struct rp_config *c)
     c->quality.scorer = rp_quality_default_params();
     c->quality.dedup = 1;
     c->quality.dedup_threshold = 0.8;
-    c->quality.dedup_pair_threshold = 0.6;
+    c->quality.dedup_pair_threshold = 0.55;
     c->escalate = 1;
     c->seed = DEFAULT_SEED;
 }

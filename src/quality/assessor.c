@@ -57,7 +57,7 @@ struct rp_assess_params rp_assess_default_params(void)
         .quality = rp_quality_default_params(),
         .dedup = true,
         .dedup_threshold = 0.8,
-        .dedup_pair_threshold = 0.6,
+        .dedup_pair_threshold = 0.55,
         .expected_records = 100000,
     };
     return p;

@@ -63,6 +63,11 @@ struct rp_quality_ctx {
     size_t n_sent_stems, cap_sent_stems;
     size_t *sent_start;
     unsigned char *sent_neg; /* sentence i has a negation */
+    /* Its numbers (hashes of canonical forms, signed and absolute):
+     * sent_num_start[i]..sent_num_start[i+1] in sent_nums. */
+    uint64_t *sent_nums;
+    size_t n_sent_nums, cap_sent_nums;
+    size_t *sent_num_start;
     size_t n_sent, cap_sent;
     const char *lang;
 };
@@ -114,11 +119,30 @@ static bool push_sentence(struct rp_quality_ctx *c, bool neg)
         if (!q)
             return false;
         c->sent_neg = q;
+        size_t *r = realloc(c->sent_num_start, cap * sizeof *r);
+        if (!r)
+            return false;
+        c->sent_num_start = r;
         c->cap_sent = cap;
     }
     c->sent_neg[c->n_sent] = neg;
     c->n_sent++;
     c->sent_start[c->n_sent] = c->n_sent_stems;
+    c->sent_num_start[c->n_sent] = c->n_sent_nums;
+    return true;
+}
+
+static bool push_num(struct rp_quality_ctx *c, uint64_t h)
+{
+    if (c->n_sent_nums == c->cap_sent_nums) {
+        size_t cap = c->cap_sent_nums ? c->cap_sent_nums * 2 : 64;
+        uint64_t *p = realloc(c->sent_nums, cap * sizeof *p);
+        if (!p)
+            return false;
+        c->sent_nums = p;
+        c->cap_sent_nums = cap;
+    }
+    c->sent_nums[c->n_sent_nums++] = h;
     return true;
 }
 
@@ -302,11 +326,13 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
     rp__hset_init(&c->unowned);
     c->lower = malloc(len + 1);
     c->sent_start = malloc(32 * sizeof *c->sent_start);
+    c->sent_num_start = malloc(32 * sizeof *c->sent_num_start);
     c->sent_neg = malloc(32);
-    if (!c->lower || !c->sent_start || !c->sent_neg)
+    if (!c->lower || !c->sent_start || !c->sent_neg || !c->sent_num_start)
         goto fail;
     c->cap_sent = 32;
     c->sent_start[0] = 0;
+    c->sent_num_start[0] = 0;
     rp__lower(context, len, c->lower, len + 1);
     c->len = len;
     c->lang = rp_quality_language(context, len);
@@ -322,7 +348,7 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
             if (!sentence_end(context, len, i))
                 continue;
             tracker_sentence(&vt);
-            if (c->sent_start[c->n_sent] < c->n_sent_stems) {
+            if (c->sent_start[c->n_sent] < c->n_sent_stems || c->sent_num_start[c->n_sent] < c->n_sent_nums) {
                 if (!push_sentence(c, neg))
                     goto fail;
                 neg = false;
@@ -337,7 +363,9 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
             goto fail;
         char canon[64];
         if (rp__number_canon(context + t.start, n, t.neg, canon, sizeof canon)) {
-            if (!rp__hset_add(&c->numbers, rp__word_hash(canon, strlen(canon))))
+            if (!rp__hset_add(&c->numbers, rp__word_hash(canon, strlen(canon))) ||
+                !push_num(c, rp__word_hash(canon, strlen(canon))) ||
+                (t.neg && !push_num(c, rp__word_hash(canon + 1, strlen(canon + 1)))))
                 goto fail;
             if (t.neg && !rp__hset_add(&c->numbers, rp__word_hash(canon + 1, strlen(canon + 1))))
                 goto fail;
@@ -350,10 +378,11 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
         }
         if (is_negation(w, n))
             neg = true;
-        if (!rp__is_stopword(w, n) && !push_stem(c, rp__stem_hash(w, n)))
+        if (!rp__is_stopword(w, n) && !(w[0] >= '0' && w[0] <= '9') && !push_stem(c, rp__stem_hash(w, n)))
             goto fail;
     }
-    if (c->sent_start[c->n_sent] < c->n_sent_stems && !push_sentence(c, neg))
+    if ((c->sent_start[c->n_sent] < c->n_sent_stems || c->sent_num_start[c->n_sent] < c->n_sent_nums) &&
+        !push_sentence(c, neg))
         goto fail;
     return c;
 fail:
@@ -375,6 +404,8 @@ void rp_quality_ctx_free(struct rp_quality_ctx *c)
     free(c->sent_stems);
     free(c->sent_start);
     free(c->sent_neg);
+    free(c->sent_nums);
+    free(c->sent_num_start);
     free(c);
 }
 
@@ -1019,17 +1050,21 @@ static void check_structure(const struct rp_quality_params *p, const struct rp_q
         q->structure *= p->hard_factor;
 }
 
-/* Whether, in some context sentence, one of objs[0..n_obj) follows stem
- * verb within three words. */
-static bool ctx_says(const struct rp_quality_ctx *c, uint64_t verb, const uint64_t *objs, size_t n_obj)
+/* Whether, in some context sentence, the word after stem verb (after
+ * "verb pair", when its pair follows it) is one of objs[0..n_obj). */
+static bool ctx_says(const struct rp_quality_ctx *c, uint64_t verb, uint64_t pair, const uint64_t *objs,
+                     size_t n_obj)
 {
     for (size_t cs = 0; cs < c->n_sent; cs++) {
         size_t from = c->sent_start[cs], to = c->sent_start[cs + 1];
         for (size_t j = from; j < to; j++) {
             if (c->sent_stems[j] != verb)
                 continue;
-            size_t hi = j + 4 < to ? j + 4 : to;
-            for (size_t x = j + 1; x < hi; x++)
+            /* "4 downlink and 4 uplink BWPs": the pair's other word between
+             * them is coordination; the object is the word after it. */
+            size_t first = j + 1 < to && c->sent_stems[j + 1] == pair ? j + 2 : j + 1;
+            size_t hi = first + 1 < to ? first + 1 : to;
+            for (size_t x = first; x < hi; x++)
                 for (size_t o = 0; o < n_obj; o++)
                     if (x != j && c->sent_stems[x] == objs[o])
                         return true;
@@ -1055,12 +1090,12 @@ static void check_opposite_effect(const struct rp_quality_params *p, const struc
             for (size_t i = 0; i < w->n; i++) {
                 if (w->stem[i] != said)
                     continue;
-                uint64_t objs[3];
+                /* The word the effect is on: the next content word. */
+                uint64_t objs[1];
                 size_t n_obj = 0;
-                for (size_t x = i + 1; x < w->n && x < i + 4; x++)
-                    if (w->stem[x] != other && w->stem[x] != said)
-                        objs[n_obj++] = w->stem[x];
-                if (n_obj == 0 || !ctx_says(c, other, objs, n_obj) || ctx_says(c, said, objs, n_obj))
+                if (i + 1 < w->n && w->stem[i + 1] != other && w->stem[i + 1] != said)
+                    objs[n_obj++] = w->stem[i + 1];
+                if (n_obj == 0 || !ctx_says(c, other, said, objs, n_obj) || ctx_says(c, said, other, objs, n_obj))
                     continue;
                 const char *sw = side ? antonyms[k].b : antonyms[k].a, *ow = side ? antonyms[k].a : antonyms[k].b;
                 reason(q, "contradicts the context: sentence %zu says '%s' where the context says '%s' about the "
@@ -1192,8 +1227,11 @@ static void check_values(const struct rp_quality_ctx *c, const char *as, size_t 
         struct {
             uint64_t h, habs;
             bool is_default;
+            unsigned clause;
             char shown[40];
         } nums[16];
+        unsigned clause = 0;
+        size_t prev_end = 0;
         size_t n_nums = 0;
         struct rp__tok t;
         char lw[128];
@@ -1203,6 +1241,14 @@ static void check_values(const struct rp_quality_ctx *c, const char *as, size_t 
             if (len >= sizeof lw)
                 continue;
             size_t m = rp__lower(s + t.start, len, lw, sizeof lw);
+            /* Clauses: ';', ',' and contrasting words separate what a
+             * number pair may be read as saying together. */
+            for (size_t x = prev_end; x < t.start; x++)
+                clause += s[x] == ';' || s[x] == ',' || s[x] == ':' || s[x] == '(';
+            prev_end = t.end;
+            if ((m == 5 && memcmp(lw, "while", 5) == 0) || (m == 7 && memcmp(lw, "whereas", 7) == 0) ||
+                (m == 3 && memcmp(lw, "but", 3) == 0) || (m == 3 && memcmp(lw, "and", 3) == 0))
+                clause++;
             bool by = prev_by;
             prev_by = m == 2 && lw[0] == 'b' && lw[1] == 'y';
             if (is_default_word(lw, m)) {
@@ -1235,11 +1281,35 @@ static void check_values(const struct rp_quality_ctx *c, const char *as, size_t 
             nums[n_nums].h = rp__word_hash(canon, strlen(canon));
             nums[n_nums].habs = t.neg ? rp__word_hash(canon + 1, strlen(canon + 1)) : nums[n_nums].h;
             nums[n_nums].is_default = default_open && at - default_at <= DEFAULT_WINDOW;
+            nums[n_nums].clause = clause;
             snprintf(nums[n_nums].shown, sizeof nums[n_nums].shown, "%s%.*s", t.neg ? "-" : "", (int)len,
                      s + t.start);
             default_open = false;
             last_num_at = at;
             n_nums++;
+        }
+        /* Two numbers said together in one clause ("5QI 1 ... 150 ms")
+         * must stand together in some sentence of the context. */
+        for (size_t k = 1; k < n_nums; k++) {
+            if (nums[k].clause != nums[k - 1].clause)
+                continue;
+            bool in_k = rp__hset_has(&c->numbers, nums[k].h), in_p = rp__hset_has(&c->numbers, nums[k - 1].h);
+            if (!in_k || !in_p || nums[k].h == nums[k - 1].h)
+                continue;
+            bool together = false;
+            for (size_t cs = 0; cs < c->n_sent && !together; cs++) {
+                bool has_p = false, has_k = false;
+                for (size_t x = c->sent_num_start[cs]; x < c->sent_num_start[cs + 1]; x++) {
+                    has_p |= c->sent_nums[x] == nums[k - 1].h;
+                    has_k |= c->sent_nums[x] == nums[k].h;
+                }
+                together = has_p && has_k;
+            }
+            if (!together) {
+                reason(q, "hallucinated value '%s': the context never gives it together with '%s'", nums[k].shown,
+                       nums[k - 1].shown);
+                q->n_hallucinated++;
+            }
         }
         bool id_known = false;
         for (size_t k = 0; k < n_keys; k++)
