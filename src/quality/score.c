@@ -1350,21 +1350,50 @@ static bool all_caps_word(const char *s, size_t n)
     return up >= 2 || (n == 1 && up == 1);
 }
 
-/* Message and procedure names written in capitals (HANDOVER REQUEST, SN
- * STATUS TRANSFER, UE CONTEXT RELEASE): a run of two or more capitalised
- * words, one of them at least five letters long, must occur as a phrase in
- * the context. Single words are the identifier check's. */
+/* A word of a name: starts with a capital and is not a function word
+ * ("The" starting a sentence). strong: two capitals or more (SN, SgNB). */
+static bool name_word(const char *s, size_t n, bool *strong)
+{
+    size_t up = 0;
+    for (size_t i = 0; i < n; i++)
+        up += s[i] >= 'A' && s[i] <= 'Z';
+    *strong = up >= 2 || all_caps_word(s, n);
+    if (!(s[0] >= 'A' && s[0] <= 'Z'))
+        return false;
+    char lw[16];
+    if (n < sizeof lw) {
+        size_t m = rp__lower(s, n, lw, sizeof lw);
+        if (rp__is_stopword(lw, m))
+            return false;
+    }
+    return true;
+}
+
+/* Message and procedure names (HANDOVER REQUEST, SN STATUS TRANSFER,
+ * SgNB Addition Request, RRC Connection Setup): a run of two or more
+ * capitalised words, one with two capitals or more and one at least five
+ * letters long, must occur as a phrase in the context (any case). Single
+ * words are the identifier check's. */
 static void check_phrases(const struct rp_quality_ctx *c, const char *as, size_t an, struct rp_quality *q)
 {
     size_t pos = 0;
     struct rp__tok t;
     size_t run_start = 0, run_end = 0, run_words = 0;
-    bool run_long = false;
+    bool run_long = false, run_strong = false;
     for (;;) {
         bool more = rp__tok_next(as, an, &pos, &t);
-        bool caps = more && all_caps_word(as + t.start, t.end - t.start);
+        bool strong = false;
+        bool caps = more && name_word(as + t.start, t.end - t.start, &strong);
+        if (caps && !strong && run_words == 0) {
+            /* A sentence's first word is capitalised anyway ("Every"). */
+            size_t b = t.start;
+            while (b > 0 && (as[b - 1] == ' ' || as[b - 1] == '\t' || as[b - 1] == '"'))
+                b--;
+            if (b == 0 || strchr(".!?:\n", as[b - 1]))
+                caps = false;
+        }
         bool joins = more && caps && run_words > 0 && t.start == run_end + 1 && as[run_end] == ' ';
-        if (!joins && run_words >= 2 && run_long) {
+        if (!joins && run_words >= 2 && run_long && run_strong) {
             char phrase[160];
             size_t m = rp__lower(as + run_start, run_end - run_start, phrase, sizeof phrase);
             if (m == run_end - run_start && !strstr(c->lower, phrase)) {
@@ -1379,11 +1408,13 @@ static void check_phrases(const struct rp_quality_ctx *c, const char *as, size_t
             run_end = t.end;
             run_words++;
             run_long |= t.end - t.start >= 5;
+            run_strong |= strong;
         } else if (caps) {
             run_start = t.start;
             run_end = t.end;
             run_words = 1;
             run_long = t.end - t.start >= 5;
+            run_strong = strong;
         } else {
             run_words = 0;
         }
