@@ -18,6 +18,7 @@
 
 #include "quality/text_int.h"
 #include "ranpipe/assess.h"
+#include "ranpipe/buf.h"
 #include "ranpipe/dedup.h"
 #include "ranpipe/embed.h"
 
@@ -344,6 +345,34 @@ static uint64_t names_key(const char *s, size_t n, const char *s2, size_t n2)
     return rp__word_hash((const char *)h, u * sizeof h[0]);
 }
 
+/* What the near-duplicate indexes see: plain words lower-cased and
+ * stemmed (neighboring cells / neighbor cells), names and numbers as they
+ * are, lower-cased. Appends to out (NUL-terminated); false when out of
+ * memory. */
+static bool dedup_text(const char *s, size_t n, struct rp_buf *out)
+{
+    size_t pos = 0;
+    struct rp__tok t;
+    char lw[128], st[64];
+    while (rp__tok_next(s, n, &pos, &t)) {
+        size_t len = t.end - t.start;
+        const char *w = s + t.start;
+        size_t m;
+        const char *put;
+        if (len < sizeof lw && rp__classify(w, len) == RP__TK_WORD) {
+            size_t k = rp__lower(w, len, lw, sizeof lw);
+            m = rp__stem(lw, k, st);
+            put = st;
+        } else {
+            m = rp__lower(w, len < sizeof lw ? len : sizeof lw - 1, lw, sizeof lw);
+            put = lw;
+        }
+        if ((out->len && rp_buf_add(out, " ", 1)) || rp_buf_add(out, put, m))
+            return false;
+    }
+    return rp_buf_add(out, "", 1) == RP_ERR_OK && (out->len--, true);
+}
+
 static bool push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
 {
     if (*n == *cap) {
@@ -358,6 +387,10 @@ static bool push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
     return true;
 }
 
+static enum rp_err dedup_pair(struct rp_assessor *a, const struct rp_assess_item *it, struct rp_quality *q,
+                              const struct rp_buf *tq, const struct rp_buf *tqa, uint64_t kq, uint64_t kqa,
+                              struct rp_error *err);
+
 /* Near-duplicates: the question first, then question + answer. Each index
  * numbers its own records; map_q / map_qa turn those numbers into the
  * index of the record's id, key_q / key_qa hold their names_key(). A
@@ -369,11 +402,30 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
     const char *qs = it->question ? it->question : "";
     const char *as = it->answer ? it->answer : "";
     size_t qn = strlen(qs), an = strlen(as);
+    uint64_t kq = names_key(qs, qn, NULL, 0), kqa = names_key(qs, qn, as, an);
+    struct rp_buf tq, tqa;
+    rp_buf_init(&tq, RP_BUF_NO_CAP);
+    rp_buf_init(&tqa, RP_BUF_NO_CAP);
+    if (!dedup_text(qs, qn, &tq) || !dedup_text(qs, qn, &tqa) || rp_buf_add(&tqa, " \n ", 3) ||
+        !dedup_text(as, an, &tqa)) {
+        rp_buf_release(&tq);
+        rp_buf_release(&tqa);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    enum rp_err rc = dedup_pair(a, it, q, &tq, &tqa, kq, kqa, err);
+    rp_buf_release(&tq);
+    rp_buf_release(&tqa);
+    return rc;
+}
+
+static enum rp_err dedup_pair(struct rp_assessor *a, const struct rp_assess_item *it, struct rp_quality *q,
+                              const struct rp_buf *tq, const struct rp_buf *tqa, uint64_t kq, uint64_t kqa,
+                              struct rp_error *err)
+{
     bool dup = false;
     uint32_t of = 0;
     double sim = 0;
-    uint64_t kq = names_key(qs, qn, NULL, 0), kqa = names_key(qs, qn, as, an);
-    enum rp_err rc = rp_dedup_check_add(a->dq, qs, qn, &dup, &of, &sim, err);
+    enum rp_err rc = rp_dedup_check_add(a->dq, tq->data ? tq->data : "", tq->len, &dup, &of, &sim, err);
     if (rc != RP_ERR_OK)
         return rc;
     if (dup && of < a->n_map_q && a->key_q[of] == kq) {
@@ -386,14 +438,7 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
     if (!dup && (!push_map(&a->map_q, &a->n_map_q, &a->cap_map_q, (uint32_t)(a->n_ids - 1)) ||
                  !push_u64(&a->key_q, &a->n_key_q, &a->cap_key_q, kq)))
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    char *qa = malloc(qn + an + 2);
-    if (!qa)
-        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    memcpy(qa, qs, qn);
-    qa[qn] = '\n';
-    memcpy(qa + qn + 1, as, an + 1);
-    rc = rp_dedup_check_add(a->dqa, qa, qn + an + 1, &dup, &of, &sim, err);
-    free(qa);
+    rc = rp_dedup_check_add(a->dqa, tqa->data ? tqa->data : "", tqa->len, &dup, &of, &sim, err);
     if (rc != RP_ERR_OK)
         return rc;
     if (dup && of < a->n_map_qa && a->key_qa[of] == kqa) {

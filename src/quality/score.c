@@ -1244,7 +1244,7 @@ static void check_values(const struct rp_quality_ctx *c, const char *as, size_t 
             /* Clauses: ';', ',' and contrasting words separate what a
              * number pair may be read as saying together. */
             for (size_t x = prev_end; x < t.start; x++)
-                clause += s[x] == ';' || s[x] == ',' || s[x] == ':' || s[x] == '(';
+                clause += s[x] == ';' || s[x] == ':' || s[x] == '(';
             prev_end = t.end;
             if ((m == 5 && memcmp(lw, "while", 5) == 0) || (m == 7 && memcmp(lw, "whereas", 7) == 0) ||
                 (m == 3 && memcmp(lw, "but", 3) == 0) || (m == 3 && memcmp(lw, "and", 3) == 0))

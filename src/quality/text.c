@@ -111,12 +111,11 @@ static bool ends_with(const char *w, size_t n, const char *suf, size_t k)
     return n >= k && memcmp(w + n - k, suf, k) == 0;
 }
 
-uint64_t rp__stem_hash(const char *w, size_t n)
+size_t rp__stem(const char *w, size_t n, char buf[64])
 {
     /* British and American spellings share a stem: neighbour/neighbor. */
-    char buf[64];
     size_t m = 0;
-    for (size_t i = 0; i < n && m < sizeof buf; i++) {
+    for (size_t i = 0; i < n && m < 64; i++) {
         if (w[i] == 'u' && i >= 2 && w[i - 1] == 'o' && i + 1 < n && w[i + 1] == 'r')
             continue;
         buf[m++] = w[i];
@@ -137,6 +136,13 @@ uint64_t rp__stem_hash(const char *w, size_t n)
         m -= 1;
     if (m > 6)
         m = 6;
+    return m;
+}
+
+uint64_t rp__stem_hash(const char *w, size_t n)
+{
+    char buf[64];
+    size_t m = rp__stem(w, n, buf);
     return rp__word_hash(buf, m);
 }
 

@@ -31,6 +31,8 @@ size_t rp__lower(const char *s, size_t n, char *out, size_t cap);
 /* Stem of an already lower-cased word: common English suffixes removed,
  * then at most 6 bytes kept. Returns its hash (never 0). */
 uint64_t rp__stem_hash(const char *w, size_t n);
+/* The stem itself, written to buf (not NUL-terminated); returns its length. */
+size_t rp__stem(const char *w, size_t n, char buf[64]);
 /* Hash of lower-cased bytes (never 0). */
 uint64_t rp__word_hash(const char *w, size_t n);
 
