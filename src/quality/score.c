@@ -769,8 +769,14 @@ enum rp__tok_kind rp__classify(const char *s, size_t n)
     }
     if ((dig && (up || low)) || und || (dot && (up || low)) || camel || caps_then_lower)
         return RP__TK_IDENT;
-    if (up >= 2 && low == 0)
+    if (up >= 2 && low == 0) {
+        /* A state or compound name in capitals (CM-IDLE, EN-DC) names one
+         * thing, unlike a bare acronym: held to the identifier rule. */
+        const char *h = memchr(s, '-', n);
+        if (h && h - s >= 2 && n - (size_t)(h - s) > 2)
+            return RP__TK_IDENT;
         return RP__TK_ACRONYM;
+    }
     if (up >= 2 && low == 1 && s[n - 1] == 's')
         return RP__TK_ACRONYM; /* UEs, PRBs */
     return RP__TK_WORD;
