@@ -127,6 +127,27 @@ for r in judged_out:
 assert data or judged_out, "the judge rated nothing"
 PY
 
+# The semantic check: an embedding model scores every pair's similarity to
+# its context (the fixture's random weights make the value noise, but the
+# path is the real one).
+cat >"$T/embed.yaml" <<YAML
+quality:
+  embed_model: $RANPIPE_EMBED_MODEL
+YAML
+expect_exit 0 "run with an embedding model" "$RANPIPE_BIN" run "$EX/features/automatic-neighbour-relations.md" \
+  -o "$T/embedded" --config "$T/embed.yaml"
+ok_if "every written pair has a semantic score" "$PY" - "$T/embedded" <<'PY'
+import json, sys
+data = [json.loads(l) for l in open(sys.argv[1] + "/dataset.jsonl")]
+assert data
+for r in data:
+    s = r["metadata"]["quality"]["checks"]["semantic"]
+    assert s is not None and 0 <= s <= 1, r
+PY
+expect_exit 1 "a missing embedding model is an error naming it" "$RANPIPE_BIN" run "$EX/features/automatic-neighbour-relations.md" \
+  -o "$T/noembed" --config <(printf 'quality:\n  embed_model: %s\n' "$T/missing-embed.gguf")
+ok_if "names the embedding model" grep -q "missing-embed.gguf" <<<"$ERR"
+
 export RANPIPE_MODEL=$M
 expect_exit 0 "model from RANPIPE_MODEL, one file, one sequence" \
   "$RANPIPE_BIN" run "$EX/procedures/lock-and-unlock-cell.txt" -o "$T/env" -t "$TH" -p 1 --pairs 1
