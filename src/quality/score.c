@@ -255,6 +255,22 @@ static size_t ident_keys(const char *lw, size_t n, uint64_t out[2])
     return 2;
 }
 
+/* An enumerated value as 3GPP writes them: one to three lower-case
+ * letters and then digits (sl80, ms40, rf32, n4). It names a value, not a
+ * thing, so the value checks treat it like a number. */
+static bool enum_value(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 3 && s[i] >= 'a' && s[i] <= 'z')
+        i++;
+    if (i == 0 || i == n)
+        return false;
+    for (size_t j = i; j < n; j++)
+        if (!(s[j] >= '0' && s[j] <= '9'))
+            return false;
+    return true;
+}
+
 static bool note_value(struct rp_quality_ctx *c, struct value_tracker *v, const char *raw, size_t n, const char *lw,
                        bool neg, bool after_paren)
 {
@@ -272,9 +288,10 @@ static bool note_value(struct rp_quality_ctx *c, struct value_tracker *v, const 
         return true;
     }
     enum rp__tok_kind k = rp__classify(raw, n);
-    if (k != RP__TK_NUMBER && !default_bridge(lw, n, k))
+    bool ev = enum_value(raw, n);
+    if (k != RP__TK_NUMBER && !ev && !default_bridge(lw, n, k))
         v->default_open = false;
-    if (k == RP__TK_IDENT || k == RP__TK_ACRONYM) {
+    if ((k == RP__TK_IDENT || k == RP__TK_ACRONYM) && !ev) {
         uint64_t keys[2];
         size_t nk = ident_keys(lw, n, keys);
         for (size_t i = 0; i < nk; i++) {
@@ -285,10 +302,17 @@ static bool note_value(struct rp_quality_ctx *c, struct value_tracker *v, const 
         return true;
     }
     char canon[64];
-    if (k != RP__TK_NUMBER || !rp__number_canon(raw, n, neg, canon, sizeof canon))
-        return true;
-    uint64_t h = rp__word_hash(canon, strlen(canon));
-    uint64_t habs = neg ? rp__word_hash(canon + 1, strlen(canon + 1)) : h;
+    uint64_t h, habs;
+    if (ev) {
+        h = habs = rp__word_hash(lw, n);
+        if (!rp__hset_add(&c->numbers, h))
+            return false;
+    } else {
+        if (k != RP__TK_NUMBER || !rp__number_canon(raw, n, neg, canon, sizeof canon))
+            return true;
+        h = rp__word_hash(canon, strlen(canon));
+        habs = neg ? rp__word_hash(canon + 1, strlen(canon + 1)) : h;
+    }
     v->last_num[1] = v->last_num[0];
     v->last_num_at[1] = v->last_num_at[0];
     v->last_num[0] = h;
@@ -370,6 +394,8 @@ struct rp_quality_ctx *rp_quality_ctx_new(const char *context, size_t len)
             if (t.neg && !rp__hset_add(&c->numbers, rp__word_hash(canon + 1, strlen(canon + 1))))
                 goto fail;
         }
+        if (enum_value(context + t.start, n) && !push_num(c, rp__word_hash(w, n)))
+            goto fail;
         int nw = rp__number_word(w, n);
         if (nw >= 0) {
             int k = snprintf(canon, sizeof canon, "%d", nw);
@@ -599,7 +625,9 @@ static const char *const opener_words[] = {
         "can", "could", "should", "would", "will", "was", "were", "has", "have", "may", "must", "shall", "list",
         "describe", "explain", "name", "give", "compare", "state", "summarize", "summarise", "identify",
         "outline", "define", "in", "under", "for", "at", "if", "according", "during", "on", "to", "by", "with",
-        "after", "before", "from", NULL,
+        "after", "before", "from", "write", "walk", "show", "provide", "calculate", "compute", "derive", "tell",
+        "enumerate", "specify", "distinguish", "contrast", "detail", "summarize", "what's", "how's", "why's",
+        "suppose", "assume", "consider", "given", NULL,
 };
 static struct rp__wordset ws_opener = {opener_words, NULL, 0};
 
@@ -1216,26 +1244,76 @@ static void check_support(const struct rp_quality_params *p, const struct rp_qua
 
 /* Values given to the wrong thing: a number the context has, but as the
  * default of something else, or for another identifier (see note_value()). */
+/* A parameter name: camelCase or dotted, starting lower-case, with a word
+ * in it (qRxLevMin, beamFailureDetectionTimer; not eMBB). */
+static bool param_like(const char *s, size_t n, const char *lw)
+{
+    size_t low = 0;
+    for (size_t i = 0; i < n; i++)
+        low += s[i] >= 'a' && s[i] <= 'z';
+    return ((s[0] >= 'a' && s[0] <= 'z') && low >= 3) || memchr(lw, '.', n) != NULL;
+}
+
+struct answer_value {
+    uint64_t h, habs;
+    bool is_default;
+    unsigned clause;
+    uint64_t owner[2]; /* the nearest parameter name before it in the sentence */
+    size_t n_owner;
+    uint64_t label;    /* the name right before it ("QCI 5", "SST 2"), or 0 */
+    char owner_shown[48], label_shown[24], shown[40];
+};
+
+static void check_one_value(const struct rp_quality_ctx *c, const struct answer_value *v, struct rp_quality *q)
+{
+    uint64_t h = v->h, habs = v->habs;
+    if (!rp__hset_has(&c->numbers, h) && !rp__hset_has(&c->numbers, habs))
+        return; /* the grounding check names it */
+    if (v->is_default && c->defaults.n > 0 && !rp__hset_has(&c->defaults, h) && !rp__hset_has(&c->defaults, habs)) {
+        reason(q, "hallucinated value '%s': the context does not give it as a default", v->shown);
+        q->n_hallucinated++;
+        return;
+    }
+    if (rp__hset_has(&c->unowned, h) || rp__hset_has(&c->unowned, habs))
+        return; /* the context also gives it on its own: no owner to check */
+    bool known = false, owned = false;
+    for (size_t j = 0; j < v->n_owner; j++) {
+        known |= rp__hset_has(&c->idents, v->owner[j]);
+        owned |= rp__hset_has(&c->owned, pair_hash(v->owner[j], h)) || rp__hset_has(&c->owned, pair_hash(v->owner[j], habs));
+    }
+    if (known && !owned) {
+        reason(q, "hallucinated value '%s': the context does not give it for '%s'", v->shown, v->owner_shown);
+        q->n_hallucinated++;
+        return;
+    }
+    if (v->label && rp__hset_has(&c->idents, v->label) && !rp__hset_has(&c->owned, pair_hash(v->label, h)) &&
+        !rp__hset_has(&c->owned, pair_hash(v->label, habs))) {
+        reason(q, "hallucinated value '%s %s': the context does not give that %s", v->label_shown, v->shown,
+               v->label_shown);
+        q->n_hallucinated++;
+    }
+}
+
+/* Values given to the wrong thing: a number (or an enumerated value such
+ * as sl80) the context has, but as the default of something else, for
+ * another parameter, or after another label (see note_value()). */
 static void check_values(const struct rp_quality_ctx *c, const char *as, size_t an, struct rp_quality *q)
 {
     size_t a = 0;
+    struct answer_value *nums = malloc(16 * sizeof *nums);
+    if (!nums)
+        return;
     for (size_t i = 0; i <= an; i++) {
         if (i < an && !sentence_end(as, an, i))
             continue;
         const char *s = as + a;
         size_t sn = i - a;
         a = i + 1;
-        size_t pos = 0, tok = 0, n_id = 0, default_at = 0, last_num_at = SIZE_MAX;
+        size_t pos = 0, tok = 0, default_at = 0, last_num_at = SIZE_MAX;
         bool default_open = false, prev_by = false;
-        uint64_t id_keys[2] = {0, 0};
-        size_t n_keys = 0;
-        char id_shown[64] = "";
-        struct {
-            uint64_t h, habs;
-            bool is_default;
-            unsigned clause;
-            char shown[40];
-        } nums[16];
+        uint64_t owner[2] = {0, 0}, label = 0;
+        size_t n_owner = 0, label_at = SIZE_MAX;
+        char owner_shown[48] = "", label_shown[24] = "";
         unsigned clause = 0;
         size_t prev_end = 0;
         size_t n_nums = 0;
@@ -1247,7 +1325,7 @@ static void check_values(const struct rp_quality_ctx *c, const char *as, size_t 
             if (len >= sizeof lw)
                 continue;
             size_t m = rp__lower(s + t.start, len, lw, sizeof lw);
-            /* Clauses: ';', ',' and contrasting words separate what a
+            /* Clauses: ';', ':' and contrasting words separate what a
              * number pair may be read as saying together. */
             for (size_t x = prev_end; x < t.start; x++)
                 clause += s[x] == ';' || s[x] == ':' || s[x] == '(';
@@ -1266,30 +1344,52 @@ static void check_values(const struct rp_quality_ctx *c, const char *as, size_t 
                 continue;
             }
             enum rp__tok_kind k = rp__classify(s + t.start, len);
-            if (k != RP__TK_NUMBER && !default_bridge(lw, m, k))
+            bool ev = enum_value(s + t.start, len);
+            if (k != RP__TK_NUMBER && !ev && !default_bridge(lw, m, k))
                 default_open = false;
-            bool param_like = (s[t.start] >= 'a' && s[t.start] <= 'z') || memchr(lw, '.', m) != NULL;
-            if (k == RP__TK_IDENT && param_like && !common_term(lw, m)) {
-                if (n_id == 0 || rp__word_hash(lw, m) != id_keys[0]) {
-                    n_id++;
-                    n_keys = ident_keys(lw, m, id_keys);
-                    snprintf(id_shown, sizeof id_shown, "%.*s", (int)len, s + t.start);
+            if ((k == RP__TK_IDENT || k == RP__TK_ACRONYM) && !ev && !common_term(lw, m)) {
+                if (k == RP__TK_IDENT && param_like(s + t.start, len, lw)) {
+                    n_owner = ident_keys(lw, m, owner);
+                    snprintf(owner_shown, sizeof owner_shown, "%.*s", (int)len, s + t.start);
                 }
+                label = rp__word_hash(lw, m);
+                label_at = at;
+                snprintf(label_shown, sizeof label_shown, "%.*s", (int)len, s + t.start);
                 continue;
             }
             char canon[64];
-            if (k != RP__TK_NUMBER || !rp__number_canon(s + t.start, len, t.neg, canon, sizeof canon))
+            uint64_t h, habs;
+            if (ev) {
+                h = habs = rp__word_hash(lw, m);
+            } else {
+                if (k != RP__TK_NUMBER || !rp__number_canon(s + t.start, len, t.neg, canon, sizeof canon))
+                    continue;
+                /* List markers: "1." at the start of a line or sentence. */
+                size_t b = t.start;
+                while (b > 0 && (s[b - 1] == ' ' || s[b - 1] == '\t'))
+                    b--;
+                bool starts = t.line_start || b == 0 || strchr(".:;\n", s[b - 1]);
+                if (starts && t.end < sn && (s[t.end] == '.' || s[t.end] == ')'))
+                    continue;
+                h = rp__word_hash(canon, strlen(canon));
+                habs = t.neg ? rp__word_hash(canon + 1, strlen(canon + 1)) : h;
+            }
+            if (n_nums == 16)
                 continue;
-            if (t.line_start && t.end < sn && (s[t.end] == '.' || s[t.end] == ')'))
-                continue;
-            if (n_nums == sizeof nums / sizeof nums[0])
-                continue;
-            nums[n_nums].h = rp__word_hash(canon, strlen(canon));
-            nums[n_nums].habs = t.neg ? rp__word_hash(canon + 1, strlen(canon + 1)) : nums[n_nums].h;
-            nums[n_nums].is_default = default_open && at - default_at <= DEFAULT_WINDOW;
-            nums[n_nums].clause = clause;
-            snprintf(nums[n_nums].shown, sizeof nums[n_nums].shown, "%s%.*s", t.neg ? "-" : "", (int)len,
-                     s + t.start);
+            struct answer_value *v = &nums[n_nums];
+            memset(v, 0, sizeof *v);
+            v->h = h;
+            v->habs = habs;
+            v->is_default = default_open && at - default_at <= DEFAULT_WINDOW;
+            v->clause = clause;
+            v->n_owner = n_owner;
+            memcpy(v->owner, owner, sizeof owner);
+            snprintf(v->owner_shown, sizeof v->owner_shown, "%s", owner_shown);
+            if (label_at != SIZE_MAX && label_at + 1 == at) {
+                v->label = label;
+                snprintf(v->label_shown, sizeof v->label_shown, "%s", label_shown);
+            }
+            snprintf(v->shown, sizeof v->shown, "%s%.*s", t.neg ? "-" : "", (int)len, s + t.start);
             default_open = false;
             last_num_at = at;
             n_nums++;
@@ -1317,32 +1417,10 @@ static void check_values(const struct rp_quality_ctx *c, const char *as, size_t 
                 q->n_hallucinated++;
             }
         }
-        bool id_known = false;
-        for (size_t k = 0; k < n_keys; k++)
-            id_known |= rp__hset_has(&c->idents, id_keys[k]);
-        for (size_t k = 0; k < n_nums; k++) {
-            uint64_t h = nums[k].h, habs = nums[k].habs;
-            if (!rp__hset_has(&c->numbers, h) && !rp__hset_has(&c->numbers, habs))
-                continue; /* the grounding check names it */
-            if (nums[k].is_default && c->defaults.n > 0 && !rp__hset_has(&c->defaults, h) &&
-                !rp__hset_has(&c->defaults, habs)) {
-                reason(q, "hallucinated value '%s': the context does not give it as a default", nums[k].shown);
-                q->n_hallucinated++;
-                continue;
-            }
-            if (n_id == 1 && id_known && !rp__hset_has(&c->unowned, h) && !rp__hset_has(&c->unowned, habs)) {
-                bool owned = false;
-                for (size_t j = 0; j < n_keys && !owned; j++)
-                    owned = rp__hset_has(&c->owned, pair_hash(id_keys[j], h)) ||
-                            rp__hset_has(&c->owned, pair_hash(id_keys[j], habs));
-                if (!owned) {
-                    reason(q, "hallucinated value '%s': the context does not give it for '%s'", nums[k].shown,
-                           id_shown);
-                    q->n_hallucinated++;
-                }
-            }
-        }
+        for (size_t k = 0; k < n_nums; k++)
+            check_one_value(c, &nums[k], q);
     }
+    free(nums);
 }
 
 static bool all_caps_word(const char *s, size_t n)
@@ -1365,6 +1443,10 @@ static bool name_word(const char *s, size_t n, bool *strong)
         up += s[i] >= 'A' && s[i] <= 'Z';
     *strong = up >= 2 || all_caps_word(s, n);
     if (!(s[0] >= 'A' && s[0] <= 'Z'))
+        return false;
+    /* "CQI-based", "PRB-level": an adjective made from a name. */
+    const char *h = memchr(s, '-', n);
+    if (h && h + 1 < s + n && h[1] >= 'a' && h[1] <= 'z')
         return false;
     char lw[16];
     if (n < sizeof lw) {
