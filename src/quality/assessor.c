@@ -296,16 +296,11 @@ static enum rp_err remember_id(struct rp_assessor *a, const struct rp_assess_ite
 
 static bool push_map(uint32_t **map, size_t *n, size_t *cap, uint32_t v)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 1024;
-        uint32_t *p = realloc(*map, c * sizeof *p);
-        if (!p)
-            return false;
-        *map = p;
-        *cap = c;
-    }
-    (*map)[(*n)++] = v;
-    return true;
+    bool ok;
+    RP__GROW(*map, *n + 1, *cap, 1024, ok);
+    if (ok)
+        (*map)[(*n)++] = v;
+    return ok;
 }
 
 /* The names and numbers of a text, as one hash: the sorted set of its
@@ -375,16 +370,11 @@ static bool dedup_text(const char *s, size_t n, struct rp_buf *out)
 
 static bool push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 1024;
-        uint64_t *p = realloc(*v, c * sizeof *p);
-        if (!p)
-            return false;
-        *v = p;
-        *cap = c;
-    }
-    (*v)[(*n)++] = x;
-    return true;
+    bool ok;
+    RP__GROW(*v, *n + 1, *cap, 1024, ok);
+    if (ok)
+        (*v)[(*n)++] = x;
+    return ok;
 }
 
 static enum rp_err dedup_pair(struct rp_assessor *a, const struct rp_assess_item *it, struct rp_quality *q,

@@ -74,7 +74,7 @@ struct rp_quality_ctx {
 
 /* Negation words (lower-case). */
 static const char *const negation_words[] = {"not", "no", "never", "cannot", "without", "none", "nor", "neither", NULL};
-static struct rp__wordset ws_negation = {negation_words, NULL, 0};
+static struct rp__wordset ws_negation = {negation_words, {NULL, 0, 0}};
 
 static bool is_negation(const char *w, size_t n)
 {
@@ -95,16 +95,11 @@ static bool sentence_end(const char *s, size_t n, size_t i)
 
 static bool push_stem(struct rp_quality_ctx *c, uint64_t h)
 {
-    if (c->n_sent_stems == c->cap_sent_stems) {
-        size_t cap = c->cap_sent_stems ? c->cap_sent_stems * 2 : 256;
-        uint64_t *p = realloc(c->sent_stems, cap * sizeof *p);
-        if (!p)
-            return false;
-        c->sent_stems = p;
-        c->cap_sent_stems = cap;
-    }
-    c->sent_stems[c->n_sent_stems++] = h;
-    return true;
+    bool ok;
+    RP__GROW(c->sent_stems, c->n_sent_stems + 1, c->cap_sent_stems, 256, ok);
+    if (ok)
+        c->sent_stems[c->n_sent_stems++] = h;
+    return ok;
 }
 
 static bool push_sentence(struct rp_quality_ctx *c, bool neg)
@@ -134,16 +129,11 @@ static bool push_sentence(struct rp_quality_ctx *c, bool neg)
 
 static bool push_num(struct rp_quality_ctx *c, uint64_t h)
 {
-    if (c->n_sent_nums == c->cap_sent_nums) {
-        size_t cap = c->cap_sent_nums ? c->cap_sent_nums * 2 : 64;
-        uint64_t *p = realloc(c->sent_nums, cap * sizeof *p);
-        if (!p)
-            return false;
-        c->sent_nums = p;
-        c->cap_sent_nums = cap;
-    }
-    c->sent_nums[c->n_sent_nums++] = h;
-    return true;
+    bool ok;
+    RP__GROW(c->sent_nums, c->n_sent_nums + 1, c->cap_sent_nums, 64, ok);
+    if (ok)
+        c->sent_nums[c->n_sent_nums++] = h;
+    return ok;
 }
 
 /* Adds the parts of a lower-cased token split at '.', '-', '_'. */
@@ -233,7 +223,7 @@ static bool is_default_word(const char *lw, size_t n)
  * value of qRxLevMin is -140"); anything else ends the look-ahead. */
 static const char *const bridge_words[] = {"value", "values", "setting", "set", "configured", "parameter",
                                            "attribute", "equal", "equals", "defaults", NULL};
-static struct rp__wordset ws_bridge = {bridge_words, NULL, 0};
+static struct rp__wordset ws_bridge = {bridge_words, {NULL, 0, 0}};
 
 static bool default_bridge(const char *lw, size_t n, enum rp__tok_kind k)
 {
@@ -500,7 +490,8 @@ static const char *const w_sv[] = {"och", "är", "att", "det", "som", "en", "ett
 static const char *const w_it[] = {"il", "di", "che", "è", "della", "per", "gli", "con", "sono", "non", "una", "delle", "nel", "alla", NULL};
 static const char *const w_pt[] = {"o", "os", "da", "do", "não", "em", "uma", "com", "para", "são", "que", "dos", "das", "pelo", NULL};
 static struct rp__wordset ws_lang[] = {
-    {w_en, NULL, 0}, {w_de, NULL, 0}, {w_fr, NULL, 0}, {w_es, NULL, 0}, {w_sv, NULL, 0}, {w_it, NULL, 0}, {w_pt, NULL, 0},
+    {w_en, {NULL, 0, 0}}, {w_de, {NULL, 0, 0}}, {w_fr, {NULL, 0, 0}}, {w_es, {NULL, 0, 0}},
+    {w_sv, {NULL, 0, 0}}, {w_it, {NULL, 0, 0}}, {w_pt, {NULL, 0, 0}},
 };
 static const struct lang_words langs[] = {
     {"en", &ws_lang[0]}, {"de", &ws_lang[1]}, {"fr", &ws_lang[2]}, {"es", &ws_lang[3]},
@@ -629,7 +620,7 @@ static const char *const opener_words[] = {
         "enumerate", "specify", "distinguish", "contrast", "detail", "summarize", "what's", "how's", "why's",
         "suppose", "assume", "consider", "given", NULL,
 };
-static struct rp__wordset ws_opener = {opener_words, NULL, 0};
+static struct rp__wordset ws_opener = {opener_words, {NULL, 0, 0}};
 
 static bool question_opener(const char *w, size_t n)
 {
@@ -644,7 +635,7 @@ static const char *const generic_words[] = {
         "affect", "affects", "work", "works", "relationship", "relate", "specify", "specifies", "configured",
         "set", "range", "unit", "example", NULL,
 };
-static struct rp__wordset ws_generic = {generic_words, NULL, 0};
+static struct rp__wordset ws_generic = {generic_words, {NULL, 0, 0}};
 
 static bool generic_question_word(const char *w, size_t n)
 {
@@ -654,7 +645,7 @@ static bool generic_question_word(const char *w, size_t n)
 /* Terms of the trade that are not names of anything in a document. */
 static const char *const common_words[] = {"3gpp", "2g", "3g", "4g", "5g", "5gc", "6g", "ok", "id", "ids",
                                            "gnodeb", "enodeb", "gnb", "enb", "ue", "ues", NULL};
-static struct rp__wordset ws_common = {common_words, NULL, 0};
+static struct rp__wordset ws_common = {common_words, {NULL, 0, 0}};
 
 static bool common_term(const char *w, size_t n)
 {
@@ -733,7 +724,7 @@ struct words {
 static const char *const glue_words[] = {"value", "values", "allowed", "possible", "range", "unit", "units", "type",
                                          "default", "parameter", "parameters", "attribute", "called", "named",
                                          "means", "stands", "refers", "used", "set", "given", "example", NULL};
-static struct rp__wordset ws_glue = {glue_words, NULL, 0};
+static struct rp__wordset ws_glue = {glue_words, {NULL, 0, 0}};
 
 static bool glue_word(const char *w, size_t n)
 {

@@ -326,35 +326,14 @@ bool rp__hset_has(const struct rp__hset *h, uint64_t key)
 
 bool rp__wordset_build(struct rp__wordset *s)
 {
-    size_t n = 0;
-    while (s->words[n])
-        n++;
-    size_t cap = 16;
-    while (cap < n * 4)
-        cap *= 2;
-    s->slots = calloc(cap, sizeof *s->slots);
-    if (!s->slots)
-        return false;
-    s->mask = cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t h = rp__word_hash(s->words[i], strlen(s->words[i]));
-        size_t j = (size_t)(h * 0x9E3779B97F4A7C15ull >> 17) & s->mask;
-        while (s->slots[j] && s->slots[j] != h)
-            j = (j + 1) & s->mask;
-        s->slots[j] = h;
-    }
+    rp__hset_init(&s->set);
+    for (size_t i = 0; s->words[i]; i++)
+        if (!rp__hset_add(&s->set, rp__word_hash(s->words[i], strlen(s->words[i]))))
+            return false;
     return true;
 }
 
 bool rp__wordset_has(const struct rp__wordset *s, uint64_t h)
 {
-    if (!s->slots)
-        return false;
-    size_t j = (size_t)(h * 0x9E3779B97F4A7C15ull >> 17) & s->mask;
-    while (s->slots[j]) {
-        if (s->slots[j] == h)
-            return true;
-        j = (j + 1) & s->mask;
-    }
-    return false;
+    return rp__hset_has(&s->set, h);
 }

@@ -53,23 +53,42 @@ int rp__number_word(const char *w, size_t n);
 enum rp__tok_kind { RP__TK_WORD, RP__TK_NUMBER, RP__TK_IDENT, RP__TK_ACRONYM };
 enum rp__tok_kind rp__classify(const char *s, size_t n);
 
+/* Makes room for need elements in the growable array arr of capacity cap
+ * (doubling, starting at first); ok is false when out of memory (arr and
+ * cap are then unchanged). */
+#define RP__GROW(arr, need, cap, first, ok)                                                                  \
+    do {                                                                                                    \
+        (ok) = true;                                                                                        \
+        if ((need) > (cap)) {                                                                               \
+            size_t rp__c = (cap) ? (cap) * 2 : (first);                                                     \
+            while (rp__c < (need))                                                                          \
+                rp__c *= 2;                                                                                 \
+            void *rp__p = realloc((arr), rp__c * sizeof *(arr));                                            \
+            if (rp__p) {                                                                                    \
+                (arr) = rp__p;                                                                              \
+                (cap) = rp__c;                                                                              \
+            } else {                                                                                        \
+                (ok) = false;                                                                               \
+            }                                                                                               \
+        }                                                                                                   \
+    } while (0)
+
 /* A fixed set of lower-case words, looked up by rp__word_hash(): built once
  * by rp__wordset_build() (not thread-safe: call it under pthread_once),
  * read by any thread afterwards. */
+struct rp__hset {
+    uint64_t *keys;
+    size_t cap, n; /* cap a power of two, or 0 */
+};
+
 struct rp__wordset {
     const char *const *words; /* NULL-terminated */
-    uint64_t *slots;
-    size_t mask;
+    struct rp__hset set;
 };
 
 /* Returns false when out of memory. */
 bool rp__wordset_build(struct rp__wordset *s);
 bool rp__wordset_has(const struct rp__wordset *s, uint64_t h);
-
-struct rp__hset {
-    uint64_t *keys;
-    size_t cap, n; /* cap a power of two, or 0 */
-};
 
 void rp__hset_init(struct rp__hset *h);
 void rp__hset_release(struct rp__hset *h);
