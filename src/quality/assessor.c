@@ -383,6 +383,7 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
     }
     if (remember_id(a, it) != RP_ERR_OK)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    bool q_indexed = !dup;
     if (!dup && (!push_map(&a->map_q, &a->n_map_q, &a->cap_map_q, (uint32_t)(a->n_ids - 1)) ||
                  !push_u64(&a->key_q, &a->n_key_q, &a->cap_key_q, kq)))
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
@@ -400,6 +401,15 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
         rp_quality_add_reason(q, "near duplicate of '%s' (question+answer similarity %.2f)", a->ids[a->map_qa[of]],
                               sim);
         a->st.duplicates++;
+        /* This record is no original, but its question is already in the
+         * question index: it stands for the record it duplicates there, so
+         * a later copy of it names a record of the dataset. Its own id is
+         * named nowhere now. */
+        if (q_indexed)
+            a->map_q[a->n_map_q - 1] = a->map_qa[of];
+        a->n_ids--;
+        a->id_bytes -= strlen(a->ids[a->n_ids]) + 1;
+        free(a->ids[a->n_ids]);
         return RP_ERR_OK;
     }
     if (!dup && (!push_map(&a->map_qa, &a->n_map_qa, &a->cap_map_qa, (uint32_t)(a->n_ids - 1)) ||
