@@ -231,6 +231,24 @@ static void duplicate_of_a_duplicate_names_the_original(void **state)
     rp_assessor_free(a);
 }
 
+/* A text without words is not added to a dedup index (dedup.h); the
+ * assessor's map from index records to ids must not count it either. */
+static void wordless_question_keeps_ids_in_step(void **state)
+{
+    (void)state;
+    struct rp_assessor *a = new_assessor(NULL);
+    struct rp_quality q;
+    /* Whatever the scorer makes of it, it must not shift the names. */
+    check(a, "P0", "?????????????", "The timer t320 keeps the dedicated priorities for 30 minutes.",
+          &q);
+    check(a, "P1", Q_LONG, A_A, &q);
+    assert_accepted(&q);
+    check(a, "P2", Q_LONG2, "qRxLevMin is -140 dBm by default in the cell.", &q);
+    assert_rejected(&q);
+    assert_reason(&q, "near duplicate of 'P1' (question similarity 0.85)");
+    rp_assessor_free(a);
+}
+
 static void rejected_pair_not_indexed(void **state)
 {
     (void)state;
@@ -731,6 +749,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reworded_pair_is_duplicate),
         cmocka_unit_test(duplicate_of_a_duplicate_names_the_original),
+        cmocka_unit_test(wordless_question_keeps_ids_in_step),
         cmocka_unit_test(rejected_pair_not_indexed),
         cmocka_unit_test(templates_about_different_parameters),
         cmocka_unit_test(dedup_off_keeps_duplicates),
