@@ -383,8 +383,9 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
     }
     if (remember_id(a, it) != RP_ERR_OK)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    bool q_indexed = !dup;
-    if (!dup && (!push_map(&a->map_q, &a->n_map_q, &a->cap_map_q, (uint32_t)(a->n_ids - 1)) ||
+    /* A text without words is not added to an index (dedup.h): no entry. */
+    bool q_indexed = !dup && of != UINT32_MAX;
+    if (q_indexed && (!push_map(&a->map_q, &a->n_map_q, &a->cap_map_q, (uint32_t)(a->n_ids - 1)) ||
                  !push_u64(&a->key_q, &a->n_key_q, &a->cap_key_q, kq)))
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     char *qa = malloc(qn + an + 2);
@@ -412,7 +413,7 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
         free(a->ids[a->n_ids]);
         return RP_ERR_OK;
     }
-    if (!dup && (!push_map(&a->map_qa, &a->n_map_qa, &a->cap_map_qa, (uint32_t)(a->n_ids - 1)) ||
+    if (!dup && of != UINT32_MAX && (!push_map(&a->map_qa, &a->n_map_qa, &a->cap_map_qa, (uint32_t)(a->n_ids - 1)) ||
                  !push_u64(&a->key_qa, &a->n_key_qa, &a->cap_key_qa, kqa)))
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     return RP_ERR_OK;
