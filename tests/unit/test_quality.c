@@ -230,6 +230,11 @@ static void not_a_question(void **state)
     /* The same words as a question are fine. */
     assess(CELL, "The default value of qRxLevMin?", A_DEFAULT, &q);
     assert_no_reason(&q, "not a question");
+    /* Question marks alone are no question. */
+    assess(CELL, "?????????????", A_DEFAULT, &q);
+    assert_structural(&q, "the question has no words");
+    assess(CELL, "... \xE2\x80\x94 ???", A_DEFAULT, &q);
+    assert_structural(&q, "the question has no words");
 }
 
 static void question_too_short_or_long(void **state)
