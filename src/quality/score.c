@@ -881,6 +881,10 @@ static void check_structure(const struct rp_quality_params *p, const struct rp_q
     if (qn == 0) {
         reason(q, "malformed: the question is empty");
         q->n_structural++;
+    } else if (first[0] == '\0') {
+        /* "?????": punctuation alone; nothing in it for the other checks to miss. */
+        reason(q, "malformed: the question has no words");
+        q->n_structural++;
     } else if (!(qe > 0 && qs[qe - 1] == '?') && !question_opener(first, strlen(first))) {
         reason(q, "malformed: the question is not a question");
         q->n_structural++;
