@@ -9,7 +9,7 @@
  * number spellings that must be accepted, the optional semantic and judge
  * values, rp_quality_add_reason(), rp_quality_language(), NULL, garbage,
  * invalid UTF-8 and very long inputs, and one context index shared by
- * many pairs.
+ * many pairs and by threads.
  *
  * A struct rp_quality's reasons point into its own text[], so results are
  * filled in place (never returned by value).
@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1076,6 +1077,76 @@ static void shared_index_same_as_fresh(void **state)
     rp_quality_ctx_free(shared);
 }
 
+/* quality.h: an index is read-only after creation and may be shared by
+ * threads; rp_quality_assess() is reentrant. Threads scoring the same
+ * pairs on one index get what one thread got (TSan runs this too). */
+#define N_THREADS 4
+
+static const char *const thread_pairs[][2] = {
+    {Q_DEFAULT, A_DEFAULT},
+    {Q_DEFAULT, "The default value of qRxLevMin is -130 dBm."},
+    {"What is the default value of qQualMin?", "The default value of qQualMin is -140 dBm."},
+    {"Is cell reselection to a neighbour cell enabled by default?",
+     "No, cell reselection to a neighbour cell is disabled by default."},
+    {Q_DEFAULT, "Der Standardwert von qRxLevMin ist -140 dBm und wird in der Zelle verwendet."},
+    {Q_DEFAULT, "The context does not specify the default value of qRxLevMin."},
+};
+#define N_THREAD_PAIRS (sizeof thread_pairs / sizeof thread_pairs[0])
+
+struct thread_job {
+    const struct rp_quality_ctx *ctx;
+    double score[N_THREAD_PAIRS];
+    bool accept[N_THREAD_PAIRS];
+    char first_reason[N_THREAD_PAIRS][128];
+    bool differs;
+};
+
+static void score_all(const struct rp_quality_ctx *c, struct thread_job *j, bool compare)
+{
+    struct rp_quality_params p = rp_quality_default_params();
+    struct rp_quality q;
+    for (size_t i = 0; i < N_THREAD_PAIRS; i++) {
+        rp_quality_assess(&p, c, thread_pairs[i][0], thread_pairs[i][1], NULL, &q);
+        char r[128];
+        snprintf(r, sizeof r, "%s", q.n_reasons ? q.reasons[0] : "");
+        if (!compare) {
+            j->score[i] = q.score;
+            j->accept[i] = q.accept;
+            memcpy(j->first_reason[i], r, sizeof r);
+        } else if (q.score != j->score[i] || q.accept != j->accept[i] ||
+                   strcmp(r, j->first_reason[i]) != 0) {
+            j->differs = true;
+        }
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    struct thread_job *j = arg;
+    for (int round = 0; round < 200; round++)
+        score_all(j->ctx, j, true);
+    return NULL;
+}
+
+static void shared_index_across_threads(void **state)
+{
+    (void)state;
+    struct rp_quality_ctx *c = ctx_of(CELL);
+    struct thread_job ref = {.ctx = c};
+    score_all(c, &ref, false);
+    struct thread_job jobs[N_THREADS];
+    pthread_t th[N_THREADS];
+    for (int t = 0; t < N_THREADS; t++) {
+        jobs[t] = ref;
+        assert_int_equal(pthread_create(&th[t], NULL, thread_main, &jobs[t]), 0);
+    }
+    for (int t = 0; t < N_THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    for (int t = 0; t < N_THREADS; t++)
+        assert_false(jobs[t].differs);
+    rp_quality_ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1106,6 +1177,7 @@ int main(void)
         cmocka_unit_test(garbage_does_not_crash),
         cmocka_unit_test(very_long_inputs),
         cmocka_unit_test(shared_index_same_as_fresh),
+        cmocka_unit_test(shared_index_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
