@@ -456,6 +456,18 @@ static void hallucinated_value(void **state)
     assess(CELL, "Which specification defines the reselection procedure?",
            "The reselection procedure is defined in 3GPP TS 38.331.", &q);
     assert_clean_accept(&q);
+
+    /* Large numbers are compared digit by digit, not to 9 significant digits. */
+    static const char big[] = "The counter pmRrcConnMax can count up to 4294967295 connections "
+                              "before it wraps around to zero.";
+    static const char qb[] = "How far can pmRrcConnMax count?";
+    assess(big, qb, "pmRrcConnMax can count up to 4294967295 connections before it wraps around.",
+           &q);
+    assert_clean_accept(&q);
+    assess(big, qb, "pmRrcConnMax can count up to 4294967296 connections before it wraps around.",
+           &q);
+    assert_verdict(&q, false);
+    assert_reason(&q, "hallucinated value '4294967296'");
 }
 
 static void value_of_another_thing(void **state)
