@@ -247,8 +247,11 @@ bool rp__number_canon(const char *tok, size_t n, bool neg, char *out, size_t cap
         ndots += num[j] == '.';
     int w;
     if (ndots <= 1) {
+        /* 15 significant digits: what a double holds exactly, so numbers
+         * written the same way compare equal and counter maxima, cell
+         * identities and frequencies in Hz (10-12 digits) stay apart. */
         double v = strtod(num, NULL);
-        w = snprintf(out, cap, "%s%.9g", neg && v != 0 ? "-" : "", v);
+        w = snprintf(out, cap, "%s%.15g", neg && v != 0 ? "-" : "", v);
     } else {
         w = snprintf(out, cap, "%s%s", neg ? "-" : "", num); /* clause numbers: 5.3.3 */
     }
