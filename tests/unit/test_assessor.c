@@ -496,6 +496,59 @@ static void range_conflict(void **state)
     rp_assessor_free(a);
 }
 
+/* One sentence with both a default and a range: each claim takes its own
+ * numbers. Two correct pairs from one document are no conflict. */
+static void default_and_range_in_one_sentence(void **state)
+{
+    (void)state;
+    struct rp_assessor *a = new_assessor(NULL);
+    struct rp_quality q;
+    check_src(a, DOC_A, "P1", "docA.pdf", "What is the default value of EUtranCellFDD.qRxLevMin?",
+              "EUtranCellFDD.qRxLevMin has a default of -140 dBm within the range -156..-44 dBm.",
+              &q);
+    assert_accepted(&q);
+    check_src(a, DOC_A, "P2", "docA.pdf", "What is the range of qRxLevMin?",
+              "The range of qRxLevMin is -156 to -44 dBm.", &q);
+    assert_accepted(&q);
+    check_src(a, DOC_A, "P3", "docA.pdf", "Which default does qRxLevMin have?",
+              "qRxLevMin is -140 dBm by default.", &q);
+    assert_accepted(&q);
+    size_t n;
+    json_t *c = conflicts(a, &n);
+    if (n != 0) {
+        char *d = json_dumps(c, JSON_COMPACT);
+        fprintf(stderr, "# conflicts: %s\n", d);
+        free(d);
+    }
+    json_decref(c);
+    assert_int_equal(n, 0);
+    /* ... while a document that disagrees on either is. */
+    check_src(a, DOC_B, "P4", "docB.pdf", "What does qRxLevMin default to in docB?",
+              "qRxLevMin defaults to -130 dBm, within the range -140..-44 dBm.", &q);
+    assert_accepted(&q);
+    c = conflicts(a, &n);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *o = json_array_get(c, i);
+        json_t *vs = json_object_get(o, "values");
+        assert_int_equal(json_array_size(vs), 2);
+        const char *attr = jstr(o, "attribute");
+        const char *v0 = jstr(json_array_get(vs, 0), "value");
+        const char *v1 = jstr(json_array_get(vs, 1), "value");
+        if (strcmp(attr, "default") == 0) {
+            assert_string_equal(v0, "-140");
+            assert_string_equal(v1, "-130");
+        } else {
+            assert_string_equal(attr, "range");
+            assert_string_equal(v0, "-156..-44");
+            assert_string_equal(v1, "-140..-44");
+        }
+        assert_string_equal(jstr(json_array_get(vs, 1), "id"), "P4");
+    }
+    json_decref(c);
+    rp_assessor_free(a);
+}
+
 /* ---- counts, JSON, judge, memory ---- */
 
 static void stats_count_kinds(void **state)
@@ -758,6 +811,7 @@ int main(void)
         cmocka_unit_test(default_conflict),
         cmocka_unit_test(same_default_no_conflict),
         cmocka_unit_test(range_conflict),
+        cmocka_unit_test(default_and_range_in_one_sentence),
         cmocka_unit_test(stats_count_kinds),
         cmocka_unit_test(quality_json_shape),
         cmocka_unit_test(judge_only_for_accepted),
