@@ -523,7 +523,7 @@ static void default_and_range_in_one_sentence(void **state)
     json_decref(c);
     assert_int_equal(n, 0);
     /* ... while a document that disagrees on either is. */
-    check_src(a, DOC_B, "P4", "docB.pdf", "What does qRxLevMin default to in docB?",
+    check_src(a, DOC_B, "P4", "docB.pdf", "What does qRxLevMin default to?",
               "qRxLevMin defaults to -130 dBm, within the range -140..-44 dBm.", &q);
     assert_accepted(&q);
     c = conflicts(a, &n);
