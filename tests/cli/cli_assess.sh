@@ -87,6 +87,9 @@ assert len(outs["r4"]["reasons"]) == 1
 assert any("near duplicate of '7'" in r for r in outs["r6"]["reasons"]), outs["r6"]
 PY
 
+expect_exit 0 "assess the output again" "$RANPIPE_BIN" assess -q "$T/out.jsonl"
+ok_if "the old quality objects are replaced: the same output" cmp -s <(printf '%s\n' "$OUT") "$T/out.jsonl"
+
 # ---- unreadable lines, missing fields ----------------------------------------
 {
   sed -n 1p "$T/in.jsonl"
