@@ -972,6 +972,31 @@ static void garbage_does_not_crash(void **state)
     assert_sane(&q);
 }
 
+/* quality.h: the index covers context[0..len), NUL bytes included (text
+ * extracted from a PDF may hold some): what follows a NUL still counts. */
+static void context_with_nul_bytes(void **state)
+{
+    (void)state;
+    static const char ctx[] = "Page 3\0\0 of 9. During the handover the source node sends the "
+                              "SN STATUS TRANSFER message to the target node. Discontinuous "
+                              "Reception reduces the power consumption of the UE.";
+    struct rp_quality_params p = rp_quality_default_params();
+    struct rp_quality_ctx *c = rp_quality_ctx_new(ctx, sizeof ctx - 1);
+    assert_non_null(c);
+    struct rp_quality q;
+    rp_quality_assess(&p, c,
+                      "Which message does the source node send to the target node during the "
+                      "handover?",
+                      "The source node sends the SN STATUS TRANSFER message to the target node.",
+                      NULL, &q);
+    assert_clean_accept(&q);
+    rp_quality_assess(&p, c, "What does Discontinuous Reception reduce?",
+                      "DRX reduces the power consumption of the UE.", NULL, &q);
+    assert_clean_accept(&q);
+    assert_near(q.grounding, 1.0);
+    rp_quality_ctx_free(c);
+}
+
 static double now_s(void)
 {
     struct timespec t;
@@ -1187,6 +1212,7 @@ int main(void)
         cmocka_unit_test(add_reason_rejects),
         cmocka_unit_test(languages),
         cmocka_unit_test(garbage_does_not_crash),
+        cmocka_unit_test(context_with_nul_bytes),
         cmocka_unit_test(very_long_inputs),
         cmocka_unit_test(shared_index_same_as_fresh),
         cmocka_unit_test(shared_index_across_threads),
