@@ -643,6 +643,18 @@ static void contradiction(void **state)
     assess(CELL, "Can the eNodeB remove relations whose isRemoveAllowed attribute is false?",
            "Yes, the eNodeB removes relations whose isRemoveAllowed attribute is false.", &q);
     assert_reason(&q, "contradicts the context");
+    /* "Yes" where the context says "not"; "No" there is right. */
+    static const char lb[] = "Inter-frequency load balancing moves UEs between the carriers of one "
+                             "eNodeB. Inter-frequency load balancing does not apply to TDD cells.";
+    static const char qlb[] = "Does inter-frequency load balancing apply to TDD cells?";
+    assess(lb, qlb, "Yes.", &q);
+    assert_verdict(&q, false);
+    assert_reason(&q, "contradicts the context", "yes", "negation");
+    assess(lb, qlb, "No, it does not apply to TDD cells.", &q);
+    assert_clean_accept(&q);
+    assess(lb, "Does inter-frequency load balancing move UEs between the carriers of one eNodeB?",
+           "Yes.", &q);
+    assert_clean_accept(&q);
     /* "Yes" is fine where the context has no negation. */
     assess(CELL, "Is cell reselection to a neighbour cell enabled by default?", "Yes.", &q);
     assert_int_equal(q.n_contradictions, 0);
