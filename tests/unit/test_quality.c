@@ -852,6 +852,27 @@ static void add_reason_rejects(void **state)
     assert_true(strncmp(q.reasons[0], "0 xxx", 5) == 0);
 }
 
+/* quality.h: "The reasons point into text[]; the struct owns everything
+ * (no release needed) and may be copied." A plain copy's reasons still
+ * point into the original's text[]. */
+static void result_may_be_copied(void **state)
+{
+    (void)state;
+    static struct rp_quality a, b;
+    assess(CELL, Q_DEFAULT, "N/A", &a);
+    assert_true(a.n_reasons >= 1);
+    char want[256];
+    snprintf(want, sizeof want, "%s", a.reasons[0]);
+    b = a;
+    /* The original is reused: the copy's reasons must not change. */
+    assess(CELL, "What is the title of this document?", "It is about cell reselection.", &a);
+    if (strcmp(b.reasons[0], want) != 0 ||
+        !(b.reasons[0] >= b.text && b.reasons[0] < b.text + sizeof b.text))
+        fail_msg("a copy's reasons point into the original's text[] (quality.h: \"may be "
+                 "copied\"): the copy's first reason now reads '%s', was '%s'",
+                 b.reasons[0], want);
+}
+
 static void languages(void **state)
 {
     (void)state;
@@ -1222,6 +1243,7 @@ int main(void)
         cmocka_unit_test(extra_measurements),
         cmocka_unit_test(threshold_and_hard_factor),
         cmocka_unit_test(add_reason_rejects),
+        cmocka_unit_test(result_may_be_copied),
         cmocka_unit_test(languages),
         cmocka_unit_test(garbage_does_not_crash),
         cmocka_unit_test(context_with_nul_bytes),
