@@ -99,6 +99,8 @@ struct assess_run {
     char *last_context;
     struct rp_quality_ctx *ctx;
     size_t bad_lines;
+    size_t written;    /* records written so far: #N names the record written N-th, from 0 */
+    size_t incomplete; /* records without context, question or answer (rejected here) */
 };
 
 /* Assesses one line; false only on a fatal error (out of memory, output
@@ -126,6 +128,7 @@ static bool assess_line(struct assess_run *r, const char *line, size_t len, size
                               !context ? "context" : !question ? "question" : "answer");
         rp_log(RP_LOG_WARN, "%s:%zu: no string \"%s\"; the record is rejected", r->in_path, lineno,
                !context ? "context" : !question ? "question" : "answer");
+        r->incomplete++;
     } else {
         if (!r->last_context || strcmp(r->last_context, context) != 0) {
             rp_quality_ctx_free(r->ctx);
@@ -140,13 +143,13 @@ static bool assess_line(struct assess_run *r, const char *line, size_t len, size
         }
         json_t *idv = json_object_get(o, "id");
         char idbuf[32];
-        const char *id = NULL;
+        const char *id = idbuf;
         if (json_is_string(idv))
             id = json_string_value(idv);
-        else if (json_is_integer(idv)) {
+        else if (json_is_integer(idv))
             snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(idv));
-            id = idbuf;
-        }
+        else /* the assessor's own #N would skip the records it never saw */
+            snprintf(idbuf, sizeof idbuf, "#%zu", r->written);
         const char *source = str_field(o, "source");
         json_t *meta = json_object_get(o, "metadata");
         if (!source && json_is_object(meta))
@@ -169,6 +172,7 @@ static bool assess_line(struct assess_run *r, const char *line, size_t len, size
     }
     bool wrote = fputs(s, r->out) >= 0 && fputc('\n', r->out) != EOF;
     free(s);
+    r->written++;
     if (!wrote)
         rp_log(RP_LOG_ERROR, "assess: cannot write the output: %s", strerror(errno));
     return wrote;
@@ -359,7 +363,8 @@ int rp_cmd_assess(int argc, char **argv)
                 "assess: %zu records: %zu accepted, %zu rejected (%zu structural, %zu hallucinated, %zu "
                 "unsupported, %zu contradicting, %zu unanswerable, %zu near-duplicates); %zu parameter "
                 "conflicts; %zu unreadable lines; %.0f records/s\n",
-                st.records + (size_t)0, st.accepted, st.rejected, st.structural, st.hallucinated, st.unsupported,
+                st.records + r.incomplete, st.accepted, st.rejected + r.incomplete, st.structural + r.incomplete,
+                st.hallucinated, st.unsupported,
                 st.contradictions, st.unanswerable, st.duplicates, st.conflicts, r.bad_lines,
                 secs > 0 ? (double)st.records / secs : 0.0);
     }

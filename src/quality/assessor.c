@@ -3,9 +3,11 @@
  * claims, one record at a time (see include/ranpipe/assess.h).
  *
  * Consistency claims: in an accepted answer, a sentence that names exactly
- * one identifier and says "default" (or "range") gives the claim
- * (identifier, default, first number after the word) or (identifier, range,
- * the first two numbers). The identifier is keyed by its last dotted part
+ * one identifier and says "default" gives the claim (identifier, default,
+ * the first number after the word, else the last one before it); one that
+ * says "range" gives (identifier, range, the first two numbers after the
+ * word that are not the default, else the last two before it). A sentence
+ * may give both. The identifier is keyed by its last dotted part
  * lower-cased, so EUtranCellFDD.qRxLevMin and qRxLevMin meet. Two accepted
  * records that claim different values for the same key are a conflict.
  */
@@ -204,25 +206,26 @@ static enum rp_err extract_claims(struct rp_assessor *a, const char *ans, const 
         size_t pos = 0, n_ident = 0, n_num = 0;
         struct rp__tok t;
         size_t id_s = 0, id_e = 0;
-        bool has_default = false, has_range = false;
-        char nums[2][64];
-        size_t after_default = 0;
+        /* The sentence's numbers, and how many of them came before the
+         * first "default" and the first "range" (SIZE_MAX: no such word). */
+        char nums[8][64];
+        size_t default_at = SIZE_MAX, range_at = SIZE_MAX;
         while (rp__tok_next(s, sn, &pos, &t)) {
             size_t len = t.end - t.start;
             const char *raw = s + t.start;
             if (word_is(raw, len, "default")) {
-                has_default = true;
-                after_default = t.end;
+                if (default_at == SIZE_MAX)
+                    default_at = n_num;
                 continue;
             }
-            if (word_is(raw, len, "range"))
-                has_range = true;
+            if (word_is(raw, len, "range") && range_at == SIZE_MAX)
+                range_at = n_num;
             enum rp__tok_kind k = rp__classify(raw, len);
             if (k == RP__TK_IDENT) {
                 n_ident++;
                 id_s = t.start;
                 id_e = t.end;
-            } else if (k == RP__TK_NUMBER && n_num < 2 && (!has_default || t.start >= after_default || has_range)) {
+            } else if (k == RP__TK_NUMBER && n_num < sizeof nums / sizeof nums[0]) {
                 if (rp__number_canon(raw, len, t.neg, nums[n_num], sizeof nums[n_num]))
                     n_num++;
             }
@@ -238,14 +241,38 @@ static enum rp_err extract_claims(struct rp_assessor *a, const char *ans, const 
                 ilen -= k;
                 break;
             }
-        enum rp_err rc = RP_ERR_OK;
-        if (has_range && n_num == 2) {
-            char v[132];
-            snprintf(v, sizeof v, "%s..%s", nums[0], nums[1]);
-            rc = claim_add(a, ident, ilen, "range", v, id, source);
-        } else if (has_default && !has_range) {
-            rc = claim_add(a, ident, ilen, "default", nums[0], id, source);
+        /* The default: the first number after the word, else the last one
+         * before it ("-140 dBm by default"). */
+        size_t def = SIZE_MAX;
+        if (default_at != SIZE_MAX)
+            def = default_at < n_num ? default_at : n_num - 1;
+        /* The range: the first two numbers after the word that are not the
+         * default, else the last two before it ("-156..-44 is the range"). */
+        size_t r[2], nr = 0;
+        if (range_at != SIZE_MAX) {
+            for (size_t k = range_at; k < n_num && nr < 2; k++)
+                if (k != def)
+                    r[nr++] = k;
+            if (nr < 2) {
+                nr = 0;
+                for (size_t k = range_at; k > 0 && nr < 2; k--)
+                    if (k - 1 != def)
+                        r[nr++] = k - 1;
+                if (nr == 2) {
+                    size_t x = r[0];
+                    r[0] = r[1];
+                    r[1] = x;
+                }
+            }
         }
+        enum rp_err rc = RP_ERR_OK;
+        if (nr == 2) {
+            char v[132];
+            snprintf(v, sizeof v, "%s..%s", nums[r[0]], nums[r[1]]);
+            rc = claim_add(a, ident, ilen, "range", v, id, source);
+        }
+        if (rc == RP_ERR_OK && def != SIZE_MAX)
+            rc = claim_add(a, ident, ilen, "default", nums[def], id, source);
         if (rc != RP_ERR_OK)
             return rc;
     }
@@ -425,7 +452,9 @@ static enum rp_err dedup_pair(struct rp_assessor *a, const struct rp_assess_item
     }
     if (remember_id(a, it) != RP_ERR_OK)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    if (!dup && (!push_map(&a->map_q, &a->n_map_q, &a->cap_map_q, (uint32_t)(a->n_ids - 1)) ||
+    /* A text without words is not added to an index (dedup.h): no entry. */
+    bool q_indexed = !dup && of != UINT32_MAX;
+    if (q_indexed && (!push_map(&a->map_q, &a->n_map_q, &a->cap_map_q, (uint32_t)(a->n_ids - 1)) ||
                  !push_u64(&a->key_q, &a->n_key_q, &a->cap_key_q, kq)))
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     rc = rp_dedup_check_add(a->dqa, tqa->data ? tqa->data : "", tqa->len, &dup, &of, &sim, err);
@@ -435,9 +464,18 @@ static enum rp_err dedup_pair(struct rp_assessor *a, const struct rp_assess_item
         rp_quality_add_reason(q, "near duplicate of '%s' (question+answer similarity %.2f)", a->ids[a->map_qa[of]],
                               sim);
         a->st.duplicates++;
+        /* This record is no original, but its question is already in the
+         * question index: it stands for the record it duplicates there, so
+         * a later copy of it names a record of the dataset. Its own id is
+         * named nowhere now. */
+        if (q_indexed)
+            a->map_q[a->n_map_q - 1] = a->map_qa[of];
+        a->n_ids--;
+        a->id_bytes -= strlen(a->ids[a->n_ids]) + 1;
+        free(a->ids[a->n_ids]);
         return RP_ERR_OK;
     }
-    if (!dup && (!push_map(&a->map_qa, &a->n_map_qa, &a->cap_map_qa, (uint32_t)(a->n_ids - 1)) ||
+    if (!dup && of != UINT32_MAX && (!push_map(&a->map_qa, &a->n_map_qa, &a->cap_map_qa, (uint32_t)(a->n_ids - 1)) ||
                  !push_u64(&a->key_qa, &a->n_key_qa, &a->cap_key_qa, kqa)))
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     return RP_ERR_OK;

@@ -801,6 +801,23 @@ enum rp__tok_kind rp__classify(const char *s, size_t n)
     return RP__TK_WORD;
 }
 
+/* Whether the lower-cased context contains s: all len bytes of it, NULs
+ * included (strstr would stop at the first). */
+static bool ctx_contains(const struct rp_quality_ctx *c, const char *s)
+{
+    size_t k = strlen(s);
+    if (k == 0)
+        return true;
+    for (const char *p = c->lower, *end = c->lower + c->len; (size_t)(end - p) >= k; p++) {
+        p = memchr(p, s[0], (size_t)(end - p) - k + 1);
+        if (!p)
+            return false;
+        if (memcmp(p, s, k) == 0)
+            return true;
+    }
+    return false;
+}
+
 static bool ctx_has_ident(const struct rp_quality_ctx *c, const char *lw, size_t n, bool allow_parts)
 {
     if (rp__hset_has(&c->idents, rp__word_hash(lw, n)))
@@ -845,7 +862,7 @@ static bool ctx_has_acronym(const struct rp_quality_ctx *c, const char *raw, siz
     if (exp) {
         char le[160];
         rp__lower(exp, strlen(exp), le, sizeof le);
-        if (strstr(c->lower, le))
+        if (ctx_contains(c, le))
             return true;
     }
     return false;
@@ -978,6 +995,10 @@ static void check_structure(const struct rp_quality_params *p, const struct rp_q
         rp__lower(qs + t.start, t.end - t.start, first, sizeof first);
     if (qn == 0) {
         reason(q, "malformed: the question is empty");
+        q->n_structural++;
+    } else if (first[0] == '\0') {
+        /* "?????": punctuation alone; nothing in it for the other checks to miss. */
+        reason(q, "malformed: the question has no words");
         q->n_structural++;
     } else if (!(qe > 0 && qs[qe - 1] == '?') && !question_opener(first, strlen(first))) {
         reason(q, "malformed: the question is not a question");
@@ -1475,7 +1496,7 @@ static void check_phrases(const struct rp_quality_ctx *c, const char *as, size_t
         if (!joins && run_words >= 2 && run_long && run_strong) {
             char phrase[160];
             size_t m = rp__lower(as + run_start, run_end - run_start, phrase, sizeof phrase);
-            if (m == run_end - run_start && !strstr(c->lower, phrase)) {
+            if (m == run_end - run_start && !ctx_contains(c, phrase)) {
                 reason(q, "hallucinated identifier '%.*s' (not in the context)", (int)(run_end - run_start),
                        as + run_start);
                 q->n_hallucinated++;

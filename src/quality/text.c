@@ -7,7 +7,8 @@
  * '.' and '-' kept when both neighbours are letters or digits, so
  * "EUtranCellFDD.qRxLevMin", "38.331", "inter-frequency" and "RRC_IDLE" are
  * single tokens while "-140..-44" gives "140" and "44", each marked
- * negative. Typographic punctuation (U+2010..U+206F, the minus sign
+ * negative. A comma between a digit and exactly three digits is a thousands
+ * separator and stays in the number ("1,000"); other commas separate. Typographic punctuation (U+2010..U+206F, the minus sign
  * U+2212) separates tokens.
  */
 #include <pthread.h>
@@ -46,6 +47,25 @@ static bool word_byte(const char *s, size_t n, size_t i)
     return ascii_alnum(c) || c == '_';
 }
 
+static bool ascii_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Whether the comma at s[i] separates thousands in a number that starts at
+ * s[start]: "1,000", "65,535", "1,000,000" (a digit before it, exactly three
+ * after it). Without it "1,000" would be the two numbers 1 and 0, and
+ * would neither match "1000" nor stop "1" or "0" from matching it. */
+static bool thousands_comma(const char *s, size_t n, size_t start, size_t i)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (i == start || i + 3 >= n || !ascii_digit(u[start]) || !ascii_digit(u[i - 1]))
+        return false;
+    if (!ascii_digit(u[i + 1]) || !ascii_digit(u[i + 2]) || !ascii_digit(u[i + 3]))
+        return false;
+    return i + 4 >= n || !ascii_digit(u[i + 4]);
+}
+
 bool rp__tok_next(const char *s, size_t n, size_t *pos, struct rp__tok *t)
 {
     size_t i = *pos;
@@ -65,6 +85,10 @@ bool rp__tok_next(const char *s, size_t n, size_t *pos, struct rp__tok *t)
         }
         if ((s[i] == '.' || s[i] == '-') && i + 1 < n && i > t->start && ascii_alnum((unsigned char)s[i - 1]) &&
             ascii_alnum((unsigned char)s[i + 1])) {
+            i++;
+            continue;
+        }
+        if (s[i] == ',' && thousands_comma(s, n, t->start, i)) {
             i++;
             continue;
         }
@@ -231,8 +255,11 @@ bool rp__number_canon(const char *tok, size_t n, bool neg, char *out, size_t cap
         ndots += num[j] == '.';
     int w;
     if (ndots <= 1) {
+        /* 15 significant digits: what a double holds exactly, so numbers
+         * written the same way compare equal and counter maxima, cell
+         * identities and frequencies in Hz (10-12 digits) stay apart. */
         double v = strtod(num, NULL);
-        w = snprintf(out, cap, "%s%.9g", neg && v != 0 ? "-" : "", v);
+        w = snprintf(out, cap, "%s%.15g", neg && v != 0 ? "-" : "", v);
     } else {
         w = snprintf(out, cap, "%s%s", neg ? "-" : "", num); /* clause numbers: 5.3.3 */
     }

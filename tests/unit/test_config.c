@@ -184,6 +184,24 @@ static void assert_default_sections(const struct rp_config *c)
     assert_float_eq(c->retry.deadline_s, 900.0);
     assert_int_equal(c->escalate, 1);
     assert_int_equal(c->seed, 0x5eed);
+    struct rp_quality_params qp = rp_quality_default_params();
+    assert_float_eq(c->quality.scorer.threshold, qp.threshold);
+    assert_float_eq(c->quality.scorer.min_support, qp.min_support);
+    assert_float_eq(c->quality.scorer.hard_factor, qp.hard_factor);
+    assert_int_equal(c->quality.scorer.question_min_chars, qp.question_min_chars);
+    assert_int_equal(c->quality.scorer.question_max_chars, qp.question_max_chars);
+    assert_int_equal(c->quality.scorer.answer_min_chars, qp.answer_min_chars);
+    assert_int_equal(c->quality.scorer.answer_max_chars, qp.answer_max_chars);
+    assert_float_eq(c->quality.scorer.w_grounding, qp.w_grounding);
+    assert_float_eq(c->quality.scorer.w_support, qp.w_support);
+    assert_float_eq(c->quality.scorer.w_answerable, qp.w_answerable);
+    assert_float_eq(c->quality.scorer.w_semantic, qp.w_semantic);
+    assert_float_eq(c->quality.scorer.w_judge, qp.w_judge);
+    assert_int_equal(c->quality.dedup, 1);
+    assert_float_eq(c->quality.dedup_threshold, 0.8);
+    assert_float_eq(c->quality.dedup_pair_threshold, 0.6);
+    assert_null(c->quality.embed_model);
+    assert_null(c->quality.judge);
 }
 
 /* The llama, sampling and QA-shape settings of t are the library defaults. */
@@ -548,6 +566,68 @@ static void every_key_is_stored(void **state)
     assert_int_equal(o->sampling.top_k, 40); /* the rest are the defaults */
 }
 
+static void every_quality_key_is_stored(void **state)
+{
+    struct fixture *f = *state;
+    parse_ok(f, "quality:\n"
+                "  threshold: 0.75\n"
+                "  min_support: 0.4\n"
+                "  hard_factor: 0.25\n"
+                "  question_min_chars: 5\n"
+                "  question_max_chars: 600\n"
+                "  answer_min_chars: 3\n"
+                "  answer_max_chars: 5000\n"
+                "  weights: {grounding: 4, support: 0.5, answerable: 0, semantic: 1.5,\n"
+                "            judge: 1000}\n"
+                "  dedup: false\n"
+                "  dedup_threshold: 0.9\n"
+                "  dedup_pair_threshold: 1\n"
+                "  embed_model: /models/embed.gguf\n"
+                "  judge: big\n"
+                "tiers:\n"
+                "  - {name: e, backend: extractive}\n"
+                "  - {name: big, backend: openai, base_url: 'http://h'}\n");
+    const struct rp_quality_config *q = &f->c.quality;
+    assert_float_eq(q->scorer.threshold, 0.75);
+    assert_float_eq(q->scorer.min_support, 0.4);
+    assert_float_eq(q->scorer.hard_factor, 0.25);
+    assert_int_equal(q->scorer.question_min_chars, 5);
+    assert_int_equal(q->scorer.question_max_chars, 600);
+    assert_int_equal(q->scorer.answer_min_chars, 3);
+    assert_int_equal(q->scorer.answer_max_chars, 5000);
+    assert_float_eq(q->scorer.w_grounding, 4);
+    assert_float_eq(q->scorer.w_support, 0.5);
+    assert_float_eq(q->scorer.w_answerable, 0);
+    assert_float_eq(q->scorer.w_semantic, 1.5);
+    assert_float_eq(q->scorer.w_judge, 1000);
+    assert_int_equal(q->dedup, 0);
+    assert_float_eq(q->dedup_threshold, 0.9);
+    assert_float_eq(q->dedup_pair_threshold, 1);
+    assert_string_equal(q->embed_model, "/models/embed.gguf");
+    assert_string_equal(q->judge, "big");
+    /* The rest of the file is the defaults. */
+    assert_int_equal(f->c.chunk.max_tokens, rp_chunk_default_params().max_tokens);
+
+    /* A section of its own: the keys it leaves out keep their defaults;
+     * the bounds are accepted. */
+    parse_ok(f, "quality:\n  threshold: 1\n  question_min_chars: 400\n  hard_factor: 0\n"
+                "  weights:\n    judge: 0\n");
+    q = &f->c.quality;
+    assert_float_eq(q->scorer.threshold, 1);
+    assert_int_equal(q->scorer.question_min_chars, 400);
+    assert_int_equal(q->scorer.question_max_chars, 400);
+    assert_float_eq(q->scorer.hard_factor, 0);
+    assert_float_eq(q->scorer.w_judge, 0);
+    assert_float_eq(q->scorer.w_grounding, rp_quality_default_params().w_grounding);
+    assert_float_eq(q->scorer.min_support, rp_quality_default_params().min_support);
+    assert_int_equal(q->dedup, 1);
+    assert_null(q->judge);
+    parse_ok(f, "quality:\n  threshold: 0\n  dedup: no\n  embed_model: ~\n");
+    assert_float_eq(f->c.quality.scorer.threshold, 0);
+    assert_int_equal(f->c.quality.dedup, 0);
+    assert_null(f->c.quality.embed_model);
+}
+
 static void empty_documents_are_defaults(void **state)
 {
     (void)state;
@@ -827,6 +907,74 @@ static void unknown_keys(void **state)
     run_cases(unknown_key_cases, sizeof(unknown_key_cases) / sizeof(unknown_key_cases[0]));
 }
 
+static const struct error_case quality_cases[] = {
+    {"quality:\n  threshold: 1.5\n",
+     "t.yaml:2:3: quality.threshold: expected a number from 0 to 1, got '1.5'"},
+    {"quality:\n  threshold: high\n",
+     "t.yaml:2:3: quality.threshold: expected a number from 0 to 1, got 'high'"},
+    {"quality:\n  min_support: -0.1\n",
+     "t.yaml:2:3: quality.min_support: expected a number from 0 to 1, got '-0.1'"},
+    {"quality:\n  hard_factor: 2\n",
+     "t.yaml:2:3: quality.hard_factor: expected a number from 0 to 1, got '2'"},
+    {"quality:\n  question_min_chars: -1\n",
+     "t.yaml:2:3: quality.question_min_chars: expected an integer from 0 to 100000, got '-1'"},
+    {"quality:\n  question_max_chars: 0\n",
+     "t.yaml:2:3: quality.question_max_chars: expected an integer from 1 to 100000, got '0'"},
+    {"quality:\n  answer_min_chars: 1.5\n",
+     "t.yaml:2:3: quality.answer_min_chars: expected an integer from 0 to 1000000, got '1.5'"},
+    {"quality:\n  answer_max_chars: 0\n",
+     "t.yaml:2:3: quality.answer_max_chars: expected an integer from 1 to 1000000, got '0'"},
+    {"quality:\n  weights:\n    grounding: -1\n",
+     "t.yaml:3:5: quality.weights.grounding: expected a number from 0 to 1000, got '-1'"},
+    {"quality:\n  weights:\n    judge: 1001\n",
+     "t.yaml:3:5: quality.weights.judge: expected a number from 0 to 1000, got '1001'"},
+    {"quality:\n  weights: 3\n",
+     "t.yaml:2:3: quality.weights: expected a mapping of settings, got '3'"},
+    {"quality:\n  dedup: maybe\n",
+     "t.yaml:2:3: quality.dedup: expected true or false, got 'maybe'"},
+    {"quality:\n  dedup_threshold: 0\n", "t.yaml:2:3: quality.dedup_threshold: expected a number "
+                                         "greater than 0 and at most 1, got '0'"},
+    {"quality:\n  dedup_pair_threshold: 1.01\n",
+     "t.yaml:2:3: quality.dedup_pair_threshold: expected a number greater than 0 and at most 1, "
+     "got '1.01'"},
+    {"quality:\n  embed_model: ''\n",
+     "t.yaml:2:3: quality.embed_model: expected a file path, got the quoted string ''"},
+    {"quality:\n  judge: 'a b'\n",
+     "t.yaml:2:3: quality.judge: expected a tier name of letters, digits, '-' and '_' (at most "
+     "32), got the quoted string 'a b'"},
+    {"quality: 5\n", "t.yaml:1:1: quality: expected a mapping of settings, got '5'"},
+    {"quality:\n  treshold: 0.5\n",
+     "t.yaml:2:3: quality.treshold: unknown key 'treshold' (did you mean 'threshold'?)"},
+    {"quality:\n  weights:\n    grounds: 1\n",
+     "t.yaml:3:5: quality.weights.grounds: unknown key 'grounds'"},
+    /* The judge must name an LLM tier. */
+    {"quality:\n  judge: big\n", "t.yaml:2:3: quality.judge: no tier is called 'big'"},
+    {"quality:\n  judge: extractive\n",
+     "t.yaml:2:3: quality.judge: tier 'extractive' is extractive; the judge must be an LLM tier"},
+    {"tiers:\n  - {name: e, backend: extractive}\n  - {name: s, backend: llama, model: m}\n"
+     "quality:\n  judge: e\n",
+     "t.yaml:5:3: quality.judge: tier 'e' is extractive; the judge must be an LLM tier"},
+    {"tiers:\n  - {name: s, backend: llama, model: m}\nquality:\n  judge: S\n",
+     "t.yaml:4:3: quality.judge: no tier is called 'S'"},
+    /* question_min_chars > question_max_chars, at whichever key the file set. */
+    {"quality:\n  question_min_chars: 50\n  question_max_chars: 20\n",
+     "t.yaml:2:3: quality.question_min_chars: question_min_chars (50) may not be larger than "
+     "question_max_chars (20)"},
+    {"quality:\n  question_max_chars: 5\n",
+     "t.yaml:2:3: quality.question_max_chars: question_min_chars (10) may not be larger than "
+     "question_max_chars (5)"},
+    {"seed: 1\nquality:\n  threshold: 0.5\n  question_min_chars: 401\n",
+     "t.yaml:4:3: quality.question_min_chars: question_min_chars (401) may not be larger than "
+     "question_max_chars (400)"},
+};
+
+static void quality_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(quality_cases) / sizeof(quality_cases[0]); i++)
+        check_error(quality_cases[i].yaml, RP_ERR_CONFIG, quality_cases[i].msg);
+}
+
 static void range_bounds_accepted(void **state)
 {
     struct fixture *f = *state;
@@ -996,7 +1144,9 @@ static void relative_paths_from_config_dir(void **state)
                        "    backend: llama\n"
                        "    model: models/q.gguf\n"
                        "    prompt_template: ../prompts/user.txt\n"
-                       "    system_prompt: /etc/ranpipe/system.txt\n";
+                       "    system_prompt: /etc/ranpipe/system.txt\n"
+                       "quality:\n"
+                       "  embed_model: emb/e.gguf\n";
     write_file(path, yaml, strlen(yaml));
     if (rp_config_load(path, &f->c, &f->err))
         fail_msg("%s", f->err.msg);
@@ -1008,6 +1158,8 @@ static void relative_paths_from_config_dir(void **state)
     snprintf(want, sizeof(want), "%s/../prompts/user.txt", sub);
     assert_string_equal(f->c.tiers[0].prompt_template, want);
     assert_string_equal(f->c.tiers[0].system_prompt, "/etc/ranpipe/system.txt");
+    snprintf(want, sizeof(want), "%s/emb/e.gguf", sub);
+    assert_string_equal(f->c.quality.embed_model, want);
 
     /* Errors from a file name the path as given. */
     const char *bad = "tiers:\n  - name: s\n    backend: llama\n    model: m\n    workers: 0\n";
@@ -1142,6 +1294,8 @@ int main(void)
         T(example_file_loads),
         T(example_large_tier_uncommented),
         T(every_key_is_stored),
+        T(every_quality_key_is_stored),
+        T(quality_errors),
         T(empty_documents_are_defaults),
         T(anchors_and_booleans),
         T(header_example_message),
