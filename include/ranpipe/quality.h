@@ -71,7 +71,9 @@ void rp_quality_ctx_free(struct rp_quality_ctx *c);
 #define RP_QUALITY_MAX_REASONS 24
 
 /* The result of one assessment. The reasons point into text[]; the struct
- * owns everything (no release needed) and may be copied. */
+ * owns everything (no release needed). Copy it with rp_quality_copy(): a
+ * plain assignment would leave the copy's reasons pointing into the
+ * original. */
 struct rp_quality {
     double score;
     bool accept;
@@ -97,6 +99,9 @@ struct rp_quality_extra {
 void rp_quality_assess(const struct rp_quality_params *p, const struct rp_quality_ctx *ctx,
                        const char *question, const char *answer, const struct rp_quality_extra *extra,
                        struct rp_quality *out);
+
+/* Copies *src into *dst, the reasons pointing into dst's own text[]. */
+void rp_quality_copy(struct rp_quality *dst, const struct rp_quality *src);
 
 /* Appends a reason to q (formatted; truncated to fit). Used by callers that
  * add their own checks (near-duplicates); a reason makes the verdict

@@ -322,6 +322,10 @@ int rp_cmd_assess(int argc, char **argv)
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
         size_t k = 0;
+        if (lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            memmove(line, line + 3, len - 3); /* a UTF-8 byte order mark */
+            len -= 3;
+        }
         while (k < len && (line[k] == ' ' || line[k] == '\t'))
             k++;
         if (k == len)

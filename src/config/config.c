@@ -1315,6 +1315,17 @@ static enum rp_err check_sections(struct loader *ld, const struct node *root,
             return FAIL(ld, jk ? jk : root, "quality.judge",
                         "tier '%s' is extractive; the judge must be an LLM tier", c->quality.judge);
     }
+    if (c->quality.scorer.answer_min_chars > c->quality.scorer.answer_max_chars)
+        return fail_pair(ld, root, "quality", "answer_min_chars", "answer_max_chars",
+                         "answer_min_chars (%zu) may not be larger than answer_max_chars (%zu)",
+                         c->quality.scorer.answer_min_chars, c->quality.scorer.answer_max_chars);
+    const struct rp_quality_params *qw = &c->quality.scorer;
+    if (qw->w_grounding + qw->w_support + qw->w_answerable <= 0.0) {
+        const struct node *wk = NULL;
+        find_key(find_key(root, "quality", NULL), "weights", &wk);
+        return FAIL(ld, wk ? wk : root, "quality.weights",
+                    "grounding, support or answerable must weigh above 0 (the other checks are optional)");
+    }
     if (c->quality.scorer.question_min_chars > c->quality.scorer.question_max_chars)
         return fail_pair(ld, root, "quality", "question_min_chars", "question_max_chars",
                          "question_min_chars (%zu) may not be larger than question_max_chars (%zu)",

@@ -510,14 +510,10 @@ enum rp_err rp_assessor_check(struct rp_assessor *a, const struct rp_assess_item
             x.judge_reason = why[0] ? why : NULL;
             rp_quality_assess(&a->p.quality, ctx, it->question, it->answer, &x, out);
         } else {
-            *out = pre;
-            for (size_t i = 0; i < pre.n_reasons; i++)
-                out->reasons[i] = out->text + (pre.reasons[i] - pre.text);
+            rp_quality_copy(out, &pre);
         }
     } else {
-        *out = pre;
-        for (size_t i = 0; i < pre.n_reasons; i++)
-            out->reasons[i] = out->text + (pre.reasons[i] - pre.text);
+        rp_quality_copy(out, &pre);
     }
     if (out->accept && a->dq && (rc = dedup(a, it, out, err)) != RP_ERR_OK)
         goto out;

@@ -453,6 +453,15 @@ static void vadd_reason(struct rp_quality *q, const char *fmt, va_list ap)
     q->reasons[q->n_reasons++] = dst;
 }
 
+void rp_quality_copy(struct rp_quality *dst, const struct rp_quality *src)
+{
+    if (dst == src)
+        return;
+    memcpy(dst, src, sizeof *dst);
+    for (size_t i = 0; i < src->n_reasons; i++)
+        dst->reasons[i] = dst->text + (src->reasons[i] - src->text);
+}
+
 void rp_quality_add_reason(struct rp_quality *q, const char *fmt, ...)
 {
     va_list ap;

@@ -199,7 +199,7 @@ static void assert_default_sections(const struct rp_config *c)
     assert_float_eq(c->quality.scorer.w_judge, qp.w_judge);
     assert_int_equal(c->quality.dedup, 1);
     assert_float_eq(c->quality.dedup_threshold, 0.8);
-    assert_float_eq(c->quality.dedup_pair_threshold, 0.6);
+    assert_float_eq(c->quality.dedup_pair_threshold, 0.55);
     assert_null(c->quality.embed_model);
     assert_null(c->quality.judge);
 }
@@ -966,6 +966,13 @@ static const struct error_case quality_cases[] = {
     {"seed: 1\nquality:\n  threshold: 0.5\n  question_min_chars: 401\n",
      "t.yaml:4:3: quality.question_min_chars: question_min_chars (401) may not be larger than "
      "question_max_chars (400)"},
+    {"quality:\n  answer_min_chars: 50\n  answer_max_chars: 20\n",
+     "t.yaml:2:3: quality.answer_min_chars: answer_min_chars (50) may not be larger than "
+     "answer_max_chars (20)"},
+    /* The deterministic checks must count for something. */
+    {"quality:\n  weights: {grounding: 0, support: 0, answerable: 0}\n",
+     "t.yaml:2:3: quality.weights: grounding, support or answerable must weigh above 0 (the other "
+     "checks are optional)"},
 };
 
 static void quality_errors(void **state)
