@@ -911,6 +911,15 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
         ap.judge = rp_judge_fn_strict;
         ap.judge_ud = r.judge;
         rp_info("judge: tier '%s' rates the pairs the other checks accept", jt->name);
+        /* Two llama processes that each take every core slow both down
+         * many times over (their threads spin waiting for each other). */
+        bool other_llama = false;
+        for (size_t i = 0; i < r.cfg->n_tiers; i++)
+            other_llama |= r.cfg->tiers[i].kind == RP_BACKEND_LLAMA;
+        if (jt->kind == RP_BACKEND_LLAMA && jt->llama.n_threads == 0 && other_llama)
+            rp_warn("judge: tier '%s' runs its own llama worker with a thread per core next to the generating "
+                    "workers; set 'threads' on the llama tiers so that together they fit the cores",
+                    jt->name);
     }
     r.as = rp_assessor_new(&ap, err);
     if (!r.as) {

@@ -106,9 +106,10 @@ tiers:
   - name: small
     backend: llama
     model: $M
-    threads: $TH
+    threads: 1
     parallel: 1
 YAML
+# threads: 1 - the judge's worker and the generating worker share the cores.
 expect_exit 0 "run with an LLM judge" "$RANPIPE_BIN" run "$EX/features/automatic-neighbour-relations.md" \
   -o "$T/judged" --config "$T/judge.yaml"
 ok_if "the summary names the judge" grep -q "judge: tier 'small'" <<<"$ERR"
