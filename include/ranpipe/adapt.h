@@ -80,10 +80,10 @@
 #define RP_ADAPT_MAX_BINS 1000
 
 struct rp_adapt_params {
-    int n_bins;              /* complexity bins over [0, 1]; 20 */
-    double prior_pass;       /* pass rate believed before any data; 0.5 */
-    double prior_strength;   /* pseudo-observations behind prior_pass, per tier; 20 */
-    double bin_strength;     /* pseudo-observations of the tier mean, per bin; 4 */
+    int n_bins;                /* complexity bins over [0, 1]; 20 */
+    double prior_pass;         /* pass rate believed before any data; 0.5 */
+    double prior_strength;     /* pseudo-observations behind prior_pass, per tier; 20 */
+    double bin_strength;       /* pseudo-observations of the tier mean, per bin; 4 */
     uint64_t min_observations; /* below this a tier is "unknown" to choose(); 50 */
 };
 

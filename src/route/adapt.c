@@ -21,9 +21,9 @@ struct bin {
 
 struct tier {
     struct bin *bins;
-    uint64_t n;     /* observations */
-    double *p_fit;  /* fitted pass rate per bin: non-increasing */
-    double *c_fit;  /* fitted cost per bin */
+    uint64_t n;    /* observations */
+    double *p_fit; /* fitted pass rate per bin: non-increasing */
+    double *c_fit; /* fitted cost per bin */
     double mean_cost;
 };
 
