@@ -16,7 +16,7 @@ void rp_cmd_run_help(void)
     struct rp_sampling sp = rp_sampling_default();
     struct rp_chunk_params cp = rp_chunk_default_params();
     struct rp_qa_shape qs = rp_qa_shape_default();
-    printf("usage: ranpipe run [OPTIONS] INPUT...\n"
+    fputs("usage: ranpipe run [OPTIONS] INPUT...\n"
            "\n"
            "Reads every supported file in INPUT (files or directories, recursively),\n"
            "splits the documents into section-aware chunks, and makes question-answer\n"
@@ -46,9 +46,12 @@ void rp_cmd_run_help(void)
            "(.pdf) and ZIP archives of these (.zip; each document in it is read).\n"
            "The format is taken from the file's content first, then its name.\n"
            "Files that cannot be read are listed in rejects.jsonl with the reason.\n"
-           "\n"
-           "Options:\n"
-           "  -o, --out DIR          output directory (default: out)\n"
+           "\n", stdout);
+    printf("Options:\n"
+           "  -o, --out DIR          output directory (default: out); its ranpipe.db keeps\n"
+           "                         the run's state: running again with the same DIR\n"
+           "                         answers every generation already made from its cache\n"
+           "      --no-cache         generate again what the cache holds (and refresh it)\n"
            "  -c, --config FILE      tiers, chunking, limits, breaker and retry policy,\n"
            "                         quality checks\n"
            "                         (YAML; see examples/ranpipe.yaml, docs/config.md)\n"
@@ -112,6 +115,7 @@ enum {
     OPT_SEED,
     OPT_LOG_LEVEL,
     OPT_MEMORY,
+    OPT_NO_CACHE,
 };
 
 static const struct option run_options[] = {
@@ -121,6 +125,7 @@ static const struct option run_options[] = {
     {"model", required_argument, NULL, 'm'},
     {"endpoint", required_argument, NULL, 'e'},
     {"memory-budget", required_argument, NULL, OPT_MEMORY},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"workers", required_argument, NULL, 'w'},
     {"ctx", required_argument, NULL, OPT_CTX},
     {"parallel", required_argument, NULL, 'p'},
@@ -219,6 +224,10 @@ static void print_summary(const struct rp_run_params *p, const struct rp_run_sum
                 (unsigned long long)s->prompt_tokens, (unsigned long long)s->gen_tokens, s->gen_seconds,
                 (double)s->gen_tokens / s->gen_seconds);
     fprintf(stderr,
+            "ranpipe: inputs since the last run in %s: %zu new, %zu changed, %zu unchanged, %zu deleted; "
+            "%zu generations from the cache\n",
+            p->out_dir, s->docs_new, s->docs_changed, s->docs_unchanged, s->docs_deleted, s->cache_hits);
+    fprintf(stderr,
             "ranpipe: quality: %zu pairs rejected by the assessor (%zu near-duplicates), %zu parameters with "
             "conflicting values (%s/conflicts.jsonl)\n",
             s->quality_rejects, s->duplicates, s->conflicts, p->out_dir);
@@ -267,6 +276,9 @@ int rp_cmd_run(int argc, char **argv)
             break;
         case 'e':
             endpoint = optarg;
+            break;
+        case OPT_NO_CACHE:
+            p.no_cache = true;
             break;
         case OPT_MEMORY:
             if (!rp_cli_opt_long("run", "--memory-budget", optarg, 0, 1L << 30, &v))

@@ -13,6 +13,7 @@
 #include "ranpipe/run.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "ranpipe/assess.h"
 #include "ranpipe/chunk.h"
@@ -36,6 +39,7 @@
 #include "ranpipe/prompt.h"
 #include "ranpipe/qa.h"
 #include "ranpipe/queue.h"
+#include "ranpipe/store.h"
 
 struct doc_item {
     char *path;
@@ -43,6 +47,9 @@ struct doc_item {
     struct rp_chunk_list chunks;
     struct rp_error err;
     size_t refs; /* jobs not yet written */
+    char content_hash[17]; /* of the file's bytes (an archive's for its members) */
+    int64_t size, mtime;
+    int64_t store_id;      /* the document's id in the store */
 };
 
 enum outcome {
@@ -74,12 +81,16 @@ struct job {
     struct rp_qa_list pairs;  /* the output parsed once (OUT_GENERATED) */
     struct rp_error perr;     /* why it did not parse */
     bool parse_failed;
+    bool from_cache;          /* req was answered by the store's cache */
+    struct job *hit_next;     /* dispatch's list of cache hits */
+    char cache_key_params[512]; /* the generation parameters of the request */
     struct job *next;         /* waiting list */
 };
 
 struct tier_ctx {
     struct rp_prompt_set *prompts;
     char model[256];
+    char identity[512]; /* what the cache keys on: model file and its size and time, or server and model */
 };
 
 struct run {
@@ -93,6 +104,12 @@ struct run {
     struct rp_assessor *as;  /* every pair passes it, in output order */
     struct rp_embedder *emb; /* quality.embed_model, or NULL */
     struct rp_judge *judge;  /* quality.judge's tier, or NULL */
+    struct rp_store *store;  /* OUT/ranpipe.db: documents, cache, records, history (main thread only) */
+    int64_t run_id;
+    double last_score;       /* of the pair assess_and_write() saw last */
+    char last_hashed[4096];  /* the ingest thread's last hashed file, and its hash */
+    char last_hash[17];
+    int64_t last_size, last_mtime;
     struct rp_router *router;
     struct rp_llama *tok;  /* tokenizer of the first llama tier's model, or NULL */
     struct tier_ctx tiers[RP_RUN_MAX_TIERS];
@@ -148,6 +165,48 @@ static void note_failure(struct run *r, enum rp_err e, const struct rp_error *er
 
 /* ---- ingest thread ---- */
 
+/* The content hash of the file a document came from (an archive's
+ * members: the archive's, mixed with the member's name), so a rerun tells
+ * new, changed and unchanged inputs apart. Runs on the ingest thread; an
+ * archive is read once for all its members. */
+static void hash_source(struct run *r, struct doc_item *di)
+{
+    char file[4096];
+    const char *bang = strstr(di->path, "!/");
+    size_t n = bang ? (size_t)(bang - di->path) : strlen(di->path);
+    if (n >= sizeof(file))
+        n = sizeof(file) - 1;
+    memcpy(file, di->path, n);
+    file[n] = '\0';
+    if (strcmp(file, r->last_hashed) != 0) {
+        struct stat st;
+        struct rp_buf b;
+        struct rp_error e;
+        uint64_t h = 0;
+        r->last_size = r->last_mtime = 0;
+        if (stat(file, &st) == 0) {
+            r->last_size = (int64_t)st.st_size;
+            r->last_mtime = (int64_t)st.st_mtime;
+        }
+        rp_buf_init(&b, r->cfg->ingest.max_file_bytes ? r->cfg->ingest.max_file_bytes : RP_BUF_NO_CAP);
+        if (rp_buf_read_file(&b, file, &e) == RP_OK)
+            h = rp_hash64(b.data, b.len);
+        else /* unreadable: ingest reports it; size and time still tell changes apart */
+            h = rp_hash64_seeded(&r->last_mtime, sizeof(r->last_mtime), (uint64_t)r->last_size);
+        rp_buf_release(&b);
+        rp_hash_hex(h, r->last_hash);
+        snprintf(r->last_hashed, sizeof(r->last_hashed), "%s", file);
+    }
+    di->size = r->last_size;
+    di->mtime = r->last_mtime;
+    if (bang) {
+        uint64_t h = rp_hash64_seeded(di->path, strlen(di->path), strtoull(r->last_hash, NULL, 16));
+        rp_hash_hex(h, di->content_hash);
+    } else {
+        memcpy(di->content_hash, r->last_hash, sizeof(di->content_hash));
+    }
+}
+
 static enum rp_err ingest_sink(struct rp_doc *doc, const struct rp_error *err, const char *path,
                                void *ud)
 {
@@ -160,6 +219,8 @@ static enum rp_err ingest_sink(struct rp_doc *doc, const struct rp_error *err, c
         rp_doc_free(doc);
         return RP_ERR_NOMEM;
     }
+    if (r->store)
+        hash_source(r, di);
     rp_chunk_list_init(&di->chunks);
     di->doc = doc;
     if (!doc) {
@@ -297,6 +358,7 @@ static enum rp_err prepare(struct run *r, struct job *j, int t, struct rp_error 
     }
     rp_buf_release(&j->req.text);
     rp_gen_request_init(&j->req);
+    j->from_cache = false;
     j->req.ud = j;
     j->req.system = rp_prompt_set_system(r->tiers[t].prompts);
     j->req.user = j->user.data;
@@ -306,7 +368,62 @@ static enum rp_err prepare(struct run *r, struct job *j, int t, struct rp_error 
     j->req.max_tokens = rp_prompt_max_tokens(&tc->shape, n_pairs);
     if (tc->sampling.max_tokens > 0 && tc->sampling.max_tokens < j->req.max_tokens)
         j->req.max_tokens = tc->sampling.max_tokens;
+    /* What the output depends on besides the chunk, model and prompt
+     * version: the whole request as sent, and the sampling. */
+    uint64_t hp = rp_hash64(j->user.data, j->user.len);
+    if (j->req.system)
+        hp = rp_hash64_seeded(j->req.system, strlen(j->req.system), hp);
+    hp = rp_hash64_seeded(j->grammar.data ? j->grammar.data : "", j->grammar.len, hp);
+    snprintf(j->cache_key_params, sizeof(j->cache_key_params),
+             "temperature=%.4f top_k=%d top_p=%.4f max_tokens=%d seed=%016llx request=%016llx",
+             (double)tc->sampling.temperature, tc->sampling.top_k, (double)tc->sampling.top_p, j->req.max_tokens,
+             (unsigned long long)j->req.seed, (unsigned long long)hp);
     return RP_OK;
+}
+
+/* The generation-cache key of j's request to its tier. chunk_hex holds
+ * the chunk id the key borrows. */
+static void cache_key(const struct run *r, const struct job *j, struct rp_store_gen_key *k, char chunk_hex[17])
+{
+    rp_hash_hex(j->di->chunks.items[j->chunk].hash, chunk_hex);
+    k->chunk_id = chunk_hex;
+    k->model = r->tiers[j->tier].identity;
+    k->prompt_version = rp_prompt_set_version(r->tiers[j->tier].prompts);
+    k->params = j->cache_key_params;
+}
+
+/* Answers j from the store's cache when it can: true with req filled as
+ * the backend would have. */
+static bool cache_answer(struct run *r, struct job *j)
+{
+    if (!r->store || r->p->no_cache)
+        return false;
+    struct rp_store_gen_key k;
+    char chunk_hex[17];
+    cache_key(r, j, &k, chunk_hex);
+    char *out = NULL;
+    struct rp_store_gen_stats st;
+    struct rp_error err;
+    rp_error_clear(&err);
+    enum rp_err e = rp_store_cache_get(r->store, &k, &out, &st, &err);
+    if (e == RP_ERR_NOENT)
+        return false;
+    if (e) {
+        rp_warn("%s (generating instead)", err.msg);
+        return false;
+    }
+    rp_buf_reset(&j->req.text);
+    bool ok = rp_buf_add(&j->req.text, out, strlen(out)) == RP_OK;
+    free(out);
+    if (!ok)
+        return false;
+    j->req.n_prompt_tokens = (int)st.n_prompt_tokens;
+    j->req.n_gen_tokens = (int)st.n_gen_tokens;
+    j->req.seconds = st.seconds;
+    j->req.finish = RP_FINISH_STOP;
+    rp_error_clear(&j->req.err);
+    j->from_cache = true;
+    return true;
 }
 
 static void wait_push(struct run *r, struct job *j)
@@ -321,6 +438,7 @@ static void wait_push(struct run *r, struct job *j)
 }
 
 static void finish_job(struct run *r, struct job *j, enum outcome out);
+static void handle_done(struct run *r, struct job *j);
 
 /* Tries to hand waiting jobs to their tiers, in order. A job whose tier is
  * full waits; one that no tier can take becomes a dead letter. */
@@ -328,6 +446,7 @@ static void dispatch(struct run *r)
 {
     struct job **pp = &r->wait_head;
     struct job *prev = NULL;
+    struct job *hits = NULL; /* answered from the cache: handled after the pass */
     uint32_t full = 0; /* tiers found without room in this pass */
     double t = now_s();
     while (*pp) {
@@ -378,7 +497,13 @@ static void dispatch(struct run *r)
             bool failed = false;
             struct rp_error serr;
             rp_error_clear(&serr);
-            if (rp_router_submit(r->router, tier, &j->req, &failed, &serr)) {
+            if (cache_answer(r, j)) {
+                j->in_flight = true;
+                r->n_in_flight++;
+                j->hit_next = hits;
+                hits = j;
+                taken = true;
+            } else if (rp_router_submit(r->router, tier, &j->req, &failed, &serr)) {
                 if (r->t_first_submit == 0)
                     r->t_first_submit = now_s();
                 j->in_flight = true;
@@ -404,6 +529,19 @@ static void dispatch(struct run *r)
             prev = j;
             pp = &j->next;
         }
+    }
+    /* In the order they were taken (the list is reversed). */
+    struct job *rev = NULL;
+    while (hits) {
+        struct job *n = hits->hit_next;
+        hits->hit_next = rev;
+        rev = hits;
+        hits = n;
+    }
+    while (rev) {
+        struct job *n = rev->hit_next;
+        handle_done(r, rev);
+        rev = n;
     }
 }
 
@@ -433,9 +571,34 @@ static void join_reasons(const struct rp_quality *q, char *out, size_t cap)
 
 /* Runs the assessor on one pair and writes it to the dataset (accepted) or
  * to the rejects file with every reason (stage "assess"). */
-static enum rp_err assess_and_write(struct run *r, struct rp_origin *o, const struct rp_quality_ctx *qctx,
-                                    const char *context, size_t k, const char *question, const char *answer,
-                                    const char *type, bool *accepted, struct rp_error *err)
+/* Keeps the record in the store (an id seen before is not added twice). */
+static enum rp_err store_record(struct run *r, const struct job *j, size_t chunk, const struct rp_origin *o,
+                                const char *id, const char *question, const char *answer, const char *type,
+                                const struct rp_quality *q, struct rp_error *err)
+{
+    if (!r->store || !j->di->store_id || chunk >= j->di->chunks.n)
+        return RP_OK;
+    char chunk_hex[17];
+    rp_hash_hex(j->di->chunks.items[chunk].hash, chunk_hex);
+    json_t *qj = rp_quality_to_json(q);
+    char *qs = qj ? json_dumps(qj, JSON_COMPACT) : NULL;
+    json_decref(qj);
+    char reasons[2048];
+    join_reasons(q, reasons, sizeof(reasons));
+    struct rp_store_record rec = {.pair_id = id, .run_id = r->run_id, .document_id = j->di->store_id,
+                                  .chunk_index = (int)chunk, .chunk_id = chunk_hex, .question = question,
+                                  .answer = answer, .type = type, .tier = j->tier >= 0 ? j->tier : 0,
+                                  .model = o->model, .verdict = q->accept ? RP_STORE_ACCEPT : RP_STORE_REJECT,
+                                  .score = q->score, .quality_json = qs, .reasons = reasons[0] ? reasons : NULL};
+    enum rp_err e = rp_store_record_insert(r->store, &rec, NULL, err);
+    free(qs);
+    return e;
+}
+
+static enum rp_err assess_and_write(struct run *r, const struct job *j, size_t chunk, struct rp_origin *o,
+                                    const struct rp_quality_ctx *qctx, const char *context, size_t k,
+                                    const char *question, const char *answer, const char *type, bool *accepted,
+                                    struct rp_error *err)
 {
     char id[17];
     rp_dataset_pair_id(o, k, question, id);
@@ -445,8 +608,12 @@ static enum rp_err assess_and_write(struct run *r, struct rp_origin *o, const st
     enum rp_err e = rp_assessor_check(r->as, &it, &q, err);
     if (e)
         return e;
-    o->quality = &q;
     *accepted = q.accept;
+    r->last_score = q.score;
+    e = store_record(r, j, chunk, o, id, question, answer, type, &q, err);
+    if (e)
+        return e;
+    o->quality = &q;
     if (q.accept) {
         e = rp_dataset_add_pair(r->ds, o, k, question, answer, type, err);
     } else {
@@ -477,7 +644,8 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
             snprintf(reason, sizeof(reason), "%s", j->perr.msg);
         e = rp_dataset_add_reject(r->ds, o, "parse", reason, NULL, NULL, req->text.data, err);
     }
-    size_t good = 0;
+    size_t good = 0, n_scored = 0;
+    double score_sum = 0;
     const char *context = chunk_text(j);
     struct rp_quality_ctx *qctx = pairs.n ? rp_quality_ctx_new(context, strlen(context)) : NULL;
     if (pairs.n && !qctx)
@@ -488,13 +656,27 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
             e = rp_dataset_add_reject(r->ds, o, "parse", qa->reject, qa->question, qa->answer, NULL, err);
         } else {
             bool ok;
-            e = assess_and_write(r, o, qctx, context, k, qa->question, qa->answer, qa->type, &ok, err);
+            e = assess_and_write(r, j, j->chunk, o, qctx, context, k, qa->question, qa->answer, qa->type, &ok,
+                                 err);
             good += ok;
+            n_scored++;
+            score_sum += r->last_score;
         }
     }
     rp_quality_ctx_free(qctx);
     ts->chunks++;
     ts->pairs += good;
+    if (!e && r->store && !j->from_cache) {
+        /* What routing learns from: this tier on this chunk. */
+        char chunk_hex[17];
+        rp_hash_hex(j->di->chunks.items[j->chunk].hash, chunk_hex);
+        struct rp_store_history h = {.run_id = r->run_id, .chunk_id = chunk_hex, .attempt = j->escalated ? 1 : 0,
+                                     .complexity = j->complexity, .tier = j->tier, .model = o->model,
+                                     .latency_s = req->seconds, .n_prompt_tokens = req->n_prompt_tokens,
+                                     .n_gen_tokens = req->n_gen_tokens, .accepted = (int)good,
+                                     .mean_quality = n_scored ? score_sum / (double)n_scored : 0};
+        e = rp_store_history_append(r->store, &h, err);
+    }
     note_failure(r, e, err);
 }
 
@@ -537,7 +719,8 @@ static void write_job(struct run *r, struct job *j)
                 break;
             }
             bool ok;
-            e = assess_and_write(r, &xo, NULL, ctx.data, k, x->question, x->answer, x->type, &ok, &err);
+            e = assess_and_write(r, j, cj.chunk, &xo, NULL, ctx.data, k, x->question, x->answer, x->type, &ok,
+                                 &err);
             rp_buf_release(&ctx);
             r->sum->extractive_pairs += ok;
             r->sum->tiers[0].pairs += ok;
@@ -548,6 +731,11 @@ static void write_job(struct run *r, struct job *j)
         break;
     case OUT_DEAD:
         r->sum->dead_letters++;
+        if (r->store && j->di->store_id && j->chunk < j->di->chunks.n)
+            e = rp_store_chunk_fail(r->store, j->di->store_id, (int)j->chunk,
+                                    j->reasons.len ? j->reasons.data : "no tier could take it", &err);
+        if (e)
+            break;
         e = rp_dataset_add_reject(r->ds, &o, "dead-letter",
                                   j->reasons.len ? j->reasons.data : "no tier could take it", NULL, NULL,
                                   NULL, &err);
@@ -570,8 +758,20 @@ static void flush_window(struct run *r)
     size_t live = (size_t)(r->next_seq - r->next_write);
     while (n < live && r->window[n] && r->window[n]->out != OUT_NONE && !r->window[n]->in_flight)
         n++;
+    struct rp_error err;
+    rp_error_clear(&err);
+    bool tx = n && r->store && !r->failed;
+    if (tx && rp_store_begin(r->store, &err) != RP_OK) {
+        note_failure(r, err.code ? err.code : RP_ERR_IO, &err);
+        tx = false;
+    }
     for (size_t i = 0; i < n; i++)
         write_job(r, r->window[i]);
+    /* The jobs' records, history and dead letters are in together, or not at all. */
+    if (tx && !r->failed && rp_store_commit(r->store, &err) != RP_OK)
+        note_failure(r, err.code ? err.code : RP_ERR_IO, &err);
+    else if (tx && r->failed)
+        rp_store_rollback(r->store, NULL);
     if (n) {
         memmove(r->window, r->window + n, (live - n) * sizeof(*r->window));
         memset(r->window + live - n, 0, n * sizeof(*r->window));
@@ -636,6 +836,12 @@ static void handle_done(struct run *r, struct job *j)
     const char *tname = r->cfg->tiers[t].name;
     struct rp_gen_request *req = &j->req;
     struct rp_run_tier_summary *ts = &r->sum->tiers[t];
+    if (j->from_cache) {
+        /* No backend was asked: nothing for its breaker or its token counts. */
+        j->in_flight = false;
+        r->sum->cache_hits++;
+        goto generated;
+    }
     ts->prompt_tokens += (uint64_t)(req->n_prompt_tokens > 0 ? req->n_prompt_tokens : 0);
     ts->gen_tokens += (uint64_t)(req->n_gen_tokens > 0 ? req->n_gen_tokens : 0);
     if (!r->tiers[t].model[0]) {
@@ -660,6 +866,21 @@ static void handle_done(struct run *r, struct job *j)
         finish_job(r, j, OUT_FAILED);
         return;
     }
+    if (r->store) {
+        /* Kept whatever its quality: the same request will get the same answer. */
+        struct rp_store_gen_key k;
+        char chunk_hex[17];
+        cache_key(r, j, &k, chunk_hex);
+        struct rp_store_gen_stats st = {.tier = t,
+                                        .n_prompt_tokens = req->n_prompt_tokens,
+                                        .n_gen_tokens = req->n_gen_tokens,
+                                        .seconds = req->seconds};
+        struct rp_error err;
+        rp_error_clear(&err);
+        if (rp_store_cache_put(r->store, &k, req->text.data ? req->text.data : "", &st, &err) != RP_OK)
+            rp_warn("%s", err.msg);
+    }
+generated:
     if (!parse_output(r, j) && r->cfg->escalate && !j->escalated) {
         int up = rp_router_next_up(r->router, t, j->tried);
         if (up >= 0) {
@@ -680,10 +901,56 @@ static void handle_done(struct run *r, struct job *j)
 
 /* ---- taking documents ---- */
 
+/* Records the document and its chunks in the store, in one transaction,
+ * and counts it as new, changed or unchanged since the last run. */
+static void store_doc(struct run *r, struct doc_item *di)
+{
+    struct rp_error err;
+    rp_error_clear(&err);
+    struct rp_store_document d = {.path = di->path, .content_hash = di->content_hash, .size = di->size,
+                                  .mtime = di->mtime};
+    enum rp_store_change ch;
+    enum rp_err e = rp_store_begin(r->store, &err);
+    if (!e)
+        e = rp_store_document_upsert(r->store, r->run_id, &d, &di->store_id, &ch, NULL, &err);
+    if (!e) {
+        if (ch == RP_STORE_NEW)
+            r->sum->docs_new++;
+        else if (ch == RP_STORE_CHANGED)
+            r->sum->docs_changed++;
+        else
+            r->sum->docs_unchanged++;
+    }
+    if (!e && !di->doc)
+        e = rp_store_document_fail(r->store, di->store_id, di->err.msg, &err);
+    for (size_t c = 0; !e && di->doc && c < di->chunks.n; c++) {
+        const struct rp_chunk *k = &di->chunks.items[c];
+        char id[17];
+        rp_hash_hex(k->hash, id);
+        struct rp_complexity cx;
+        rp_complexity_chunk(di->doc, k, &r->cfg->complexity, &cx);
+        struct rp_store_chunk sc = {.document_id = di->store_id, .index = (int)c, .chunk_id = id,
+                                    .heading_path = k->heading_path ? k->heading_path : "",
+                                    .tokens = (int)k->n_tokens, .complexity = cx.score, .text = k->text ? k->text : ""};
+        e = rp_store_chunk_upsert(r->store, &sc, NULL, &err);
+    }
+    if (!e && di->doc)
+        e = rp_store_chunks_trim(r->store, di->store_id, (int)di->chunks.n, &err);
+    if (!e)
+        e = rp_store_commit(r->store, &err);
+    if (e) {
+        rp_store_rollback(r->store, NULL);
+        di->store_id = 0;
+        note_failure(r, e, &err);
+    }
+}
+
 static void take_doc(struct run *r, struct doc_item *di)
 {
     struct rp_error err;
     rp_error_clear(&err);
+    if (r->store)
+        store_doc(r, di);
     if (!di->doc) {
         r->sum->docs_failed++;
         rp_warn("%s", di->err.msg);
@@ -813,6 +1080,33 @@ static enum rp_err setup_tiers(struct run *r, struct rp_error *err)
                 return err->code ? err->code : RP_ERR_MODEL;
             }
         }
+        /* The model's identity for the generation cache, and its name for
+         * the records, known before any request (a rerun answered wholly
+         * from the cache names the same model). */
+        struct tier_ctx *tc = &r->tiers[i];
+        if (t->kind == RP_BACKEND_LLAMA) {
+            /* The file's name, size and time: hashing a model of gigabytes
+             * at every start would cost more than it saves. */
+            struct stat st;
+            bool have = stat(t->model, &st) == 0;
+            const char *base = strrchr(t->model, '/');
+            snprintf(tc->identity, sizeof(tc->identity), "llama:%s:%lld:%lld", base ? base + 1 : t->model,
+                     have ? (long long)st.st_size : -1LL, have ? (long long)st.st_mtime : -1LL);
+            /* The first llama tier's vocabulary is loaded already (r->tok). */
+            const struct rp_llama_params *tp = r->tok ? rp_llama_params(r->tok) : NULL;
+            struct rp_llama *vocab = NULL;
+            const struct rp_llama *named = r->tok;
+            if (!tp || !tp->model_path || strcmp(tp->model_path, t->model) != 0)
+                named = vocab = rp_llama_tokenizer_new(t->model, err);
+            if (named)
+                snprintf(tc->model, sizeof(tc->model), "%s", rp_llama_model_name(named));
+            rp_llama_free(vocab);
+            rp_error_clear(err);
+        } else {
+            snprintf(tc->identity, sizeof(tc->identity), "openai:%s@%s", t->api_model ? t->api_model : "",
+                     t->n_base_urls ? t->base_urls[0] : "");
+            snprintf(tc->model, sizeof(tc->model), "%s", t->api_model ? t->api_model : "default");
+        }
     }
     r->has_extractive = cfg->n_tiers > 0 && cfg->tiers[0].kind == RP_BACKEND_EXTRACTIVE;
     struct rp_router_params rp = {
@@ -931,6 +1225,22 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
         rc = err->code ? err->code : RP_ERR_IO;
         goto out;
     }
+    {
+        /* The run's state, kept across runs: what a rerun resumes from. */
+        char db[4096];
+        snprintf(db, sizeof(db), "%s/ranpipe.db", params->out_dir);
+        rc = rp_store_open(db, NULL, &r.store, err);
+        if (!rc) {
+            char cfg_hash[17];
+            uint64_t h = rp_hash64_seeded(&r.cfg->seed, sizeof(r.cfg->seed), (uint64_t)r.cfg->n_tiers);
+            for (size_t i = 0; i < r.cfg->n_tiers; i++)
+                h = rp_hash64_seeded(r.tiers[i].identity, strlen(r.tiers[i].identity), h);
+            rp_hash_hex(h, cfg_hash);
+            rc = rp_store_run_start(r.store, cfg_hash, &r.run_id, err);
+        }
+        if (rc)
+            goto out;
+    }
     for (size_t i = 0; i < r.cfg->n_tiers; i++) {
         const struct rp_tier_config *t = &r.cfg->tiers[i];
         if (t->kind == RP_BACKEND_LLAMA)
@@ -963,6 +1273,17 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
         rc = rp_dataset_commit(r.ds, err);
     if (!rc)
         rc = write_conflicts(&r, err);
+    if (!rc) {
+        int64_t gone = 0;
+        rc = rp_store_documents_mark_deleted(r.store, r.run_id, &gone, err);
+        summary->docs_deleted = (size_t)gone;
+    }
+    if (r.store) {
+        struct rp_error ferr;
+        rp_error_clear(&ferr);
+        if (rp_store_run_finish(r.store, r.run_id, rc ? RP_STORE_RUN_FAILED : RP_STORE_RUN_DONE, &ferr) != RP_OK)
+            rp_warn("%s", ferr.msg);
+    }
     {
         struct rp_assess_stats st;
         rp_assessor_stats(r.as, &st);
@@ -1011,6 +1332,7 @@ out:
     rp_llama_free(r.tok);
     rp_dataset_free(r.ds);
     rp_assessor_free(r.as);
+    rp_store_close(r.store);
     rp_judge_free(r.judge);
     rp_embedder_free(r.emb);
     rp_path_list_release(&r.files);
