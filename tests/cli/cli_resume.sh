@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Run state (OUT/ranpipe.db):
+#  - the generation cache: a rerun on unchanged inputs and config makes zero
+#    backend calls (counted by the fake OpenAI server) and writes the same
+#    files; --no-cache asks again; a changed input is asked about again and
+#    only its chunks are; a deleted input is reported and its pairs are gone;
+#  - resume: `ranpipe run` killed with SIGKILL at 20 random moments, then
+#    run to the end, gives byte for byte the files of an uninterrupted run,
+#    and no output file ever ends in a torn line.
+. "$(dirname "$0")/tap.sh"
+EX=$RANPIPE_SOURCE_DIR/examples/docs
+PY=${PYTHON3:-python3}
+M=$RANPIPE_TINY_MODEL
+TH=${RANPIPE_TEST_THREADS:-2}
+unset RANPIPE_MODEL
+
+# ---- the cache, counted at the server ----
+"$PY" "$RANPIPE_SOURCE_DIR/tests/fake_openai.py" >"$T/port" 2>"$T/fake.err" &
+FAKE=$!
+trap 'kill $FAKE 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+PORT=$(head -1 "$T/port")
+requests() { "$PY" -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["requests"])' \
+  "http://127.0.0.1:$PORT/stats"; }
+
+mkdir -p "$T/in"
+cp "$EX/features/automatic-neighbour-relations.md" "$EX/features/uplink-power-control.md" \
+  "$EX/procedures/lock-and-unlock-cell.txt" "$T/in/"
+E=http://127.0.0.1:$PORT
+expect_exit 0 "first run against the server" "$RANPIPE_BIN" run "$T/in" -o "$T/c" --endpoint "$E"
+N1=$(requests)
+ok_if "the first run asked the server ($N1 requests)" test "$N1" -gt 0
+cp "$T/c/dataset.jsonl" "$T/d1"
+cp "$T/c/rejects.jsonl" "$T/r1"
+expect_exit 0 "the same run again" "$RANPIPE_BIN" run "$T/in" -o "$T/c" --endpoint "$E"
+ok_if "a rerun on unchanged inputs makes zero backend calls" test "$(requests)" -eq "$N1"
+ok_if "and says so" grep -q "0 new, 0 changed, 3 unchanged, 0 deleted; [1-9][0-9]* generations from the cache" <<<"$ERR"
+ok_if "and writes the same dataset" cmp "$T/d1" "$T/c/dataset.jsonl"
+ok_if "and the same rejects" cmp "$T/r1" "$T/c/rejects.jsonl"
+expect_exit 0 "--no-cache" "$RANPIPE_BIN" run "$T/in" -o "$T/c" --endpoint "$E" --no-cache
+N2=$(requests)
+ok_if "--no-cache asks the server again for every chunk" test "$N2" -eq $((2 * N1))
+# Change one input: only its chunks are asked about again.
+printf '\nA new closing paragraph about qRxLevMin, which is -140 dBm by default.\n' \
+  >>"$T/in/lock-and-unlock-cell.txt"
+expect_exit 0 "a run after one input changed" "$RANPIPE_BIN" run "$T/in" -o "$T/c" --endpoint "$E"
+N3=$(requests)
+ok_if "only the changed input's chunks were asked about ($((N3 - N2)) of $N1)" \
+  bash -c "[ $((N3 - N2)) -gt 0 ] && [ $((N3 - N2)) -lt $N1 ]"
+ok_if "the change is reported" grep -q "0 new, 1 changed, 2 unchanged, 0 deleted" <<<"$ERR"
+rm "$T/in/uplink-power-control.md"
+expect_exit 0 "a run after one input was deleted" "$RANPIPE_BIN" run "$T/in" -o "$T/c" --endpoint "$E"
+ok_if "no backend call for the inputs that remain" test "$(requests)" -eq "$N3"
+ok_if "the deletion is reported" grep -q "0 new, 0 changed, 2 unchanged, 1 deleted" <<<"$ERR"
+ok_if "the deleted input's pairs are gone" bash -c "! grep -q uplink-power-control '$T/c/dataset.jsonl'"
+
+# ---- resume after SIGKILL ----
+# One sequence per worker: generation is then reproducible, so a resumed run
+# can be compared byte for byte with an uninterrupted one.
+expect_exit 0 "an uninterrupted run" "$RANPIPE_BIN" run "$EX" -o "$T/ref" --model "$M" -p 1 -t "$TH" -q
+RANDOM=4242
+kills=0
+for i in $(seq 20); do
+  # Kill moments spread over ingest, generation and writing: 0-2.5 s.
+  ms=$((RANDOM % 2500))
+  setsid "$RANPIPE_BIN" run "$EX" -o "$T/res" --model "$M" -p 1 -t "$TH" -q 2>>"$T/kills.err" &
+  pid=$!
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+  # The whole process group: the run and its model workers.
+  if kill -9 -- "-$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+  wait "$pid" 2>/dev/null || true
+  for f in "$T"/res/*.jsonl "$T"/res/*.partial; do
+    [ -e "$f" ] || continue
+    if [ -s "$f" ] && [ "$(tail -c1 "$f" | od -An -c | tr -d ' ')" != '\n' ] && [[ "$f" != *.partial ]]; then
+      echo "# torn line in $f after kill $i"
+      kills=-1000
+    fi
+  done
+done
+ok_if "20 runs killed with SIGKILL mid-way ($kills), no output file torn" test "$kills" -ge 15
+expect_exit 0 "the run resumed to the end" "$RANPIPE_BIN" run "$EX" -o "$T/res" --model "$M" -p 1 -t "$TH"
+ok_if "the resumed run used what the killed ones generated" \
+  grep -q "generations from the cache" <<<"$ERR"
+for f in dataset.jsonl rejects.jsonl chunks.jsonl pending.jsonl conflicts.jsonl; do
+  ok_if "$f is the uninterrupted run's, byte for byte" cmp "$T/ref/$f" "$T/res/$f"
+done
+ok_if "every record exactly once" "$PY" - "$T/res/dataset.jsonl" <<'PY'
+import json, sys
+ids = [json.loads(l)["id"] for l in open(sys.argv[1])]
+assert ids and len(ids) == len(set(ids)), len(ids) - len(set(ids))
+PY
+
+done_testing
