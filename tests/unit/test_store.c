@@ -78,13 +78,13 @@ static struct rp_store *open_ok(const char *path)
     return s;
 }
 
-#define OK(call)                                                                               \
-    do {                                                                                       \
-        struct rp_error e_;                                                                    \
-        rp_error_clear(&e_);                                                                   \
-        enum rp_err rc_ = (call);                                                              \
-        if (rc_ != RP_OK)                                                                      \
-            fail_msg("%s failed (%d): %s", #call, (int)rc_, e_.msg);                            \
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        struct rp_error e_;                                                                        \
+        rp_error_clear(&e_);                                                                       \
+        enum rp_err rc_ = (call);                                                                  \
+        if (rc_ != RP_OK)                                                                          \
+            fail_msg("%s failed (%d): %s", #call, (int)rc_, e_.msg);                               \
     } while (0)
 /* OK() needs the call to take &e_ as its error. */
 #define E (&e_)
@@ -299,8 +299,7 @@ static void test_migration_failure_rolls_back(void **state)
     assert_non_null(strstr(err.msg, f->db));
     assert_non_null(strstr(err.msg, "migrate from schema version 1 to 2"));
     assert_int_equal(query_int(f->db, "PRAGMA user_version"), 1);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'half'"),
-                     0);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'half'"), 0);
     s = open_ok(f->db); /* the code's own list still opens it */
     rp_store_close(s);
 }
@@ -413,8 +412,7 @@ static void test_documents_change_detection(void **state)
     OK(rp_store_document_upsert(s, r3, &db, &id, &ch, &prev, E));
     assert_int_equal(ch, RP_STORE_UNCHANGED);
     assert_int_equal(prev, RP_STORE_DOC_FAILED);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM documents WHERE status = 'failed'"),
-                     1);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM documents WHERE status = 'failed'"), 1);
     db.content_hash = "bbb3";
     OK(rp_store_document_upsert(s, r3, &db, &id, &ch, &prev, E));
     assert_int_equal(ch, RP_STORE_CHANGED);
@@ -496,8 +494,8 @@ static void test_cache_round_trip(void **state)
     assert_int_equal(rp_store_cache_get(s, &k, &out, NULL, &err), RP_ERR_NOENT);
     assert_null(out);
 
-    struct rp_store_gen_stats st = {.tier = 2, .n_prompt_tokens = 300, .n_gen_tokens = 120,
-                                    .seconds = 1.25};
+    struct rp_store_gen_stats st = {
+        .tier = 2, .n_prompt_tokens = 300, .n_gen_tokens = 120, .seconds = 1.25};
     OK(rp_store_cache_put(s, &k, "[{\"question\":\"Q\",\"answer\":\"A\"}]", &st, E));
     struct rp_store_gen_stats got;
     memset(&got, 0, sizeof got);
@@ -681,16 +679,44 @@ static void test_history(void **state)
     int64_t run;
     OK(rp_store_run_start(s, "c", &run, E));
     struct rp_store_history rows[] = {
-        {.run_id = run, .chunk_id = "c1", .attempt = 0, .complexity = 0.1, .tier = 0,
-         .accepted = 3, .mean_quality = 0.9},
-        {.run_id = run, .chunk_id = "c2", .attempt = 0, .complexity = 0.7,
-         .features_json = "{\"tables\":2}", .tier = 1, .model = "small", .latency_s = 2.0,
-         .n_prompt_tokens = 500, .n_gen_tokens = 200, .accepted = 0, .mean_quality = 0.3},
-        {.run_id = run, .chunk_id = "c2", .attempt = 1, .complexity = 0.7, .tier = 2,
-         .model = "medium", .latency_s = 6.5, .n_prompt_tokens = 500, .n_gen_tokens = 260,
-         .accepted = 2, .mean_quality = 0.8},
-        {.run_id = 0, .chunk_id = "c3", .attempt = 0, .complexity = 0.4, .tier = 1,
-         .model = "small", .accepted = 1, .mean_quality = 0.6},
+        {.run_id = run,
+         .chunk_id = "c1",
+         .attempt = 0,
+         .complexity = 0.1,
+         .tier = 0,
+         .accepted = 3,
+         .mean_quality = 0.9},
+        {.run_id = run,
+         .chunk_id = "c2",
+         .attempt = 0,
+         .complexity = 0.7,
+         .features_json = "{\"tables\":2}",
+         .tier = 1,
+         .model = "small",
+         .latency_s = 2.0,
+         .n_prompt_tokens = 500,
+         .n_gen_tokens = 200,
+         .accepted = 0,
+         .mean_quality = 0.3},
+        {.run_id = run,
+         .chunk_id = "c2",
+         .attempt = 1,
+         .complexity = 0.7,
+         .tier = 2,
+         .model = "medium",
+         .latency_s = 6.5,
+         .n_prompt_tokens = 500,
+         .n_gen_tokens = 260,
+         .accepted = 2,
+         .mean_quality = 0.8},
+        {.run_id = 0,
+         .chunk_id = "c3",
+         .attempt = 0,
+         .complexity = 0.4,
+         .tier = 1,
+         .model = "small",
+         .accepted = 1,
+         .mean_quality = 0.6},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         OK(rp_store_history_append(s, &rows[i], E));
@@ -743,8 +769,8 @@ static void test_failures(void **state)
     /* c.md goes away: its dead letters with it. */
     int64_t run2, id;
     OK(rp_store_run_start(s, "c", &run2, E));
-    struct rp_store_document da = {"z.md", "h1", 100, 1700000000}, dbb = {"b.pdf", "h2", 100,
-                                                                           1700000000};
+    struct rp_store_document da = {"z.md", "h1", 100, 1700000000},
+                             dbb = {"b.pdf", "h2", 100, 1700000000};
     OK(rp_store_document_upsert(s, run2, &da, &id, NULL, NULL, E));
     OK(rp_store_document_upsert(s, run2, &dbb, &id, NULL, NULL, E));
     OK(rp_store_documents_mark_deleted(s, run2, NULL, E));
