@@ -83,6 +83,9 @@ int rp_store_schema_version(const struct rp_store *s);
  * transaction is both faster and what makes "a chunk's records appear all
  * or none" true. */
 enum rp_err rp_store_begin(struct rp_store *s, struct rp_error *err);
+/* Commits the open transaction (RP_ERR_INVAL when none is open). When the
+ * commit fails (disk full, I/O error) the transaction is rolled back, so
+ * the store is never left inside a half-finished one; redo the batch. */
 enum rp_err rp_store_commit(struct rp_store *s, struct rp_error *err);
 /* Rolls back the open transaction; does nothing when none is open. */
 enum rp_err rp_store_rollback(struct rp_store *s, struct rp_error *err);
@@ -101,8 +104,8 @@ enum rp_store_run_status {
 enum rp_err rp_store_run_start(struct rp_store *s, const char *config_hash, int64_t *run_id,
                                struct rp_error *err);
 /* Records the end of run_id with status. RP_ERR_NOENT for an unknown run. */
-enum rp_err rp_store_run_finish(struct rp_store *s, int64_t run_id,
-                                enum rp_store_run_status status, struct rp_error *err);
+enum rp_err rp_store_run_finish(struct rp_store *s, int64_t run_id, enum rp_store_run_status status,
+                                struct rp_error *err);
 
 /* ---- documents ---- */
 
@@ -145,8 +148,8 @@ enum rp_err rp_store_document_upsert(struct rp_store *s, int64_t run_id,
  * not run_id (the files this run did not find); *n_deleted (may be NULL)
  * is how many. Their chunks and records stay but are left out of
  * rp_store_records_foreach(). */
-enum rp_err rp_store_documents_mark_deleted(struct rp_store *s, int64_t run_id,
-                                            int64_t *n_deleted, struct rp_error *err);
+enum rp_err rp_store_documents_mark_deleted(struct rp_store *s, int64_t run_id, int64_t *n_deleted,
+                                            struct rp_error *err);
 
 /* Marks doc_id failed with reason (borrowed): a dead letter that
  * rp_store_failures_foreach() lists. RP_ERR_NOENT for an unknown id. */
@@ -160,8 +163,8 @@ enum rp_err rp_store_document_fail(struct rp_store *s, int64_t doc_id, const cha
  * two documents may share. */
 struct rp_store_chunk {
     int64_t document_id;
-    int index;               /* 0, 1, ... within the document */
-    const char *chunk_id;    /* 16 hex digits */
+    int index;                /* 0, 1, ... within the document */
+    const char *chunk_id;     /* 16 hex digits */
     const char *heading_path; /* "A > B" or "" */
     int tokens;
     double complexity;
@@ -184,8 +187,8 @@ enum rp_err rp_store_chunks_trim(struct rp_store *s, int64_t doc_id, int n_chunk
 
 /* Marks the chunk at (doc_id, index) failed with reason (borrowed), e.g.
  * every backend exhausted. RP_ERR_NOENT when there is no such chunk. */
-enum rp_err rp_store_chunk_fail(struct rp_store *s, int64_t doc_id, int index,
-                                const char *reason, struct rp_error *err);
+enum rp_err rp_store_chunk_fail(struct rp_store *s, int64_t doc_id, int index, const char *reason,
+                                struct rp_error *err);
 
 /* ---- generation cache ---- */
 
@@ -216,9 +219,8 @@ struct rp_store_gen_stats {
  * model output (caller frees) and *stats (may be NULL); a miss returns
  * RP_ERR_NOENT with *output NULL. Key parts are compared in full, so a
  * 64-bit key collision is a miss, never a wrong answer. */
-enum rp_err rp_store_cache_get(struct rp_store *s, const struct rp_store_gen_key *k,
-                               char **output, struct rp_store_gen_stats *stats,
-                               struct rp_error *err);
+enum rp_err rp_store_cache_get(struct rp_store *s, const struct rp_store_gen_key *k, char **output,
+                               struct rp_store_gen_stats *stats, struct rp_error *err);
 
 /* Stores output (borrowed) and stats under k, replacing an earlier entry
  * (a --no-cache run overwrites what it regenerated). */
@@ -237,16 +239,16 @@ enum rp_store_verdict {
  * borrowed and seq, written and source are ignored; in a foreach callback
  * every pointer is valid only during the call. */
 struct rp_store_record {
-    const char *pair_id;  /* 16 hex digits; the key */
-    int64_t run_id;       /* the run that made it */
-    int64_t document_id;  /* with chunk_index: the chunk it came from */
+    const char *pair_id; /* 16 hex digits; the key */
+    int64_t run_id;      /* the run that made it */
+    int64_t document_id; /* with chunk_index: the chunk it came from */
     int chunk_index;
     const char *chunk_id;
     const char *question; /* may be NULL for a reject */
     const char *answer;   /* may be NULL for a reject */
     const char *type;     /* may be NULL */
     int tier;
-    const char *model;    /* may be NULL (tier 0) */
+    const char *model; /* may be NULL (tier 0) */
     enum rp_store_verdict verdict;
     double score;
     const char *quality_json; /* the assessment as JSON; may be NULL */
@@ -268,7 +270,8 @@ enum rp_err rp_store_record_insert(struct rp_store *s, const struct rp_store_rec
 enum rp_err rp_store_records_mark_written(struct rp_store *s, int64_t upto_seq,
                                           struct rp_error *err);
 
-/* Which records rp_store_records_foreach() visits. */
+/* Which records rp_store_records_foreach() visits: ACCEPTED and/or
+ * REJECTED (neither visits nothing), optionally narrowed by UNWRITTEN. */
 enum {
     RP_STORE_ITER_ACCEPTED = 1u << 0,  /* verdict accept */
     RP_STORE_ITER_REJECTED = 1u << 1,  /* verdict reject */
@@ -287,20 +290,20 @@ enum rp_err rp_store_records_foreach(struct rp_store *s, unsigned flags, rp_stor
 /* One attempt at one chunk with one tier. Strings borrowed on append,
  * valid during the callback in foreach. */
 struct rp_store_history {
-    int64_t id;            /* out: increasing */
+    int64_t id; /* out: increasing */
     int64_t run_id;
     const char *chunk_id;
-    int attempt;           /* 0, 1, ...: escalations of the same chunk */
+    int attempt; /* 0, 1, ...: escalations of the same chunk */
     double complexity;
     const char *features_json; /* the complexity features; may be NULL */
     int tier;
-    const char *model;     /* may be NULL */
+    const char *model; /* may be NULL */
     double latency_s;
     int64_t n_prompt_tokens;
     int64_t n_gen_tokens;
-    int accepted;          /* pairs accepted */
-    double mean_quality;   /* mean score of the pairs assessed */
-    double created;        /* out: seconds since the epoch */
+    int accepted;        /* pairs accepted */
+    double mean_quality; /* mean score of the pairs assessed */
+    double created;      /* out: seconds since the epoch */
 };
 
 enum rp_err rp_store_history_append(struct rp_store *s, const struct rp_store_history *h,
@@ -309,8 +312,8 @@ enum rp_err rp_store_history_append(struct rp_store *s, const struct rp_store_hi
 /* Calls cb for each history row of tier (all tiers when tier < 0) in the
  * order appended. Stopping and cb's limits as in rp_store_records_foreach(). */
 typedef int (*rp_store_history_cb)(const struct rp_store_history *h, void *ud);
-enum rp_err rp_store_history_foreach(struct rp_store *s, int tier, rp_store_history_cb cb,
-                                     void *ud, struct rp_error *err);
+enum rp_err rp_store_history_foreach(struct rp_store *s, int tier, rp_store_history_cb cb, void *ud,
+                                     struct rp_error *err);
 
 /* ---- dead letters ---- */
 

@@ -337,8 +337,8 @@ static enum rp_err pragma_expect(struct rp_store *s, const char *sql, const char
     if (rc != SQLITE_ROW)
         e = db_fail(s, "open", err);
     else if (want && sqlite3_stricmp(col_text(st, 0) ? col_text(st, 0) : "", want) != 0)
-        e = rp_error_set(err, RP_ERR_IO, "cannot open '%s': %s gave '%s', not '%s'", s->path,
-                         sql, col_text(st, 0) ? col_text(st, 0) : "", want);
+        e = rp_error_set(err, RP_ERR_IO, "cannot open '%s': %s gave '%s', not '%s'", s->path, sql,
+                         col_text(st, 0) ? col_text(st, 0) : "", want);
     sqlite3_finalize(st);
     return e;
 }
@@ -440,8 +440,8 @@ enum rp_err rp_store_begin(struct rp_store *s, struct rp_error *err)
 enum rp_err rp_store_commit(struct rp_store *s, struct rp_error *err)
 {
     if (sqlite3_get_autocommit(s->db))
-        return rp_error_set(err, RP_ERR_INVAL,
-                            "cannot commit on '%s': no transaction is open", s->path);
+        return rp_error_set(err, RP_ERR_INVAL, "cannot commit on '%s': no transaction is open",
+                            s->path);
     enum rp_err e = exec_sql(s, "COMMIT", "commit to", err);
     if (e && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* never leave it half open */
@@ -478,8 +478,8 @@ static const char *const run_status_names[] = {
     [RP_STORE_RUN_INTERRUPTED] = "interrupted",
 };
 
-enum rp_err rp_store_run_finish(struct rp_store *s, int64_t run_id,
-                                enum rp_store_run_status status, struct rp_error *err)
+enum rp_err rp_store_run_finish(struct rp_store *s, int64_t run_id, enum rp_store_run_status status,
+                                struct rp_error *err)
 {
     const char *what = "record the end of a run in";
     if ((unsigned)status > RP_STORE_RUN_INTERRUPTED)
@@ -578,8 +578,8 @@ out:
     return op_end(s, own, e, what, err);
 }
 
-enum rp_err rp_store_documents_mark_deleted(struct rp_store *s, int64_t run_id,
-                                            int64_t *n_deleted, struct rp_error *err)
+enum rp_err rp_store_documents_mark_deleted(struct rp_store *s, int64_t run_id, int64_t *n_deleted,
+                                            struct rp_error *err)
 {
     const char *what = "mark deleted documents in";
     sqlite3_stmt *st = stmt_get(s, ST_DOC_MARK_DELETED, what, err);
@@ -615,8 +615,10 @@ enum rp_err rp_store_chunk_upsert(struct rp_store *s, const struct rp_store_chun
 {
     const char *what = "record a chunk in";
     if (!c->chunk_id || !c->text || c->index < 0)
-        return rp_error_set(err, RP_ERR_INVAL, "cannot %s '%s': no chunk id or text, or a "
-                            "negative index", what, s->path);
+        return rp_error_set(err, RP_ERR_INVAL,
+                            "cannot %s '%s': no chunk id or text, or a "
+                            "negative index",
+                            what, s->path);
     bool own;
     enum rp_err e = op_begin(s, &own, what, err);
     if (e)
@@ -682,8 +684,8 @@ enum rp_err rp_store_chunks_trim(struct rp_store *s, int64_t doc_id, int n_chunk
     return stmt_exec(s, st, what, err);
 }
 
-enum rp_err rp_store_chunk_fail(struct rp_store *s, int64_t doc_id, int index,
-                                const char *reason, struct rp_error *err)
+enum rp_err rp_store_chunk_fail(struct rp_store *s, int64_t doc_id, int index, const char *reason,
+                                struct rp_error *err)
 {
     const char *what = "mark a chunk failed in";
     sqlite3_stmt *st = stmt_get(s, ST_CHUNK_FAIL, what, err);
@@ -694,8 +696,8 @@ enum rp_err rp_store_chunk_fail(struct rp_store *s, int64_t doc_id, int index,
     bind_text(st, 3, reason ? reason : "unknown error");
     enum rp_err e = stmt_exec(s, st, what, err);
     if (!e && sqlite3_changes(s->db) == 0)
-        e = rp_error_set(err, RP_ERR_NOENT, "cannot %s '%s': no chunk %d of document %lld",
-                         what, s->path, index, (long long)doc_id);
+        e = rp_error_set(err, RP_ERR_NOENT, "cannot %s '%s': no chunk %d of document %lld", what,
+                         s->path, index, (long long)doc_id);
     return e;
 }
 
@@ -726,9 +728,8 @@ static bool same_text(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-enum rp_err rp_store_cache_get(struct rp_store *s, const struct rp_store_gen_key *k,
-                               char **output, struct rp_store_gen_stats *stats,
-                               struct rp_error *err)
+enum rp_err rp_store_cache_get(struct rp_store *s, const struct rp_store_gen_key *k, char **output,
+                               struct rp_store_gen_stats *stats, struct rp_error *err)
 {
     const char *what = "read the generation cache in";
     *output = NULL;
@@ -780,8 +781,10 @@ enum rp_err rp_store_cache_put(struct rp_store *s, const struct rp_store_gen_key
 {
     const char *what = "write the generation cache in";
     if (!k->chunk_id || !k->model || !k->prompt_version || !k->params || !output)
-        return rp_error_set(err, RP_ERR_INVAL, "cannot %s '%s': a key part or the output is "
-                            "missing", what, s->path);
+        return rp_error_set(err, RP_ERR_INVAL,
+                            "cannot %s '%s': a key part or the output is "
+                            "missing",
+                            what, s->path);
     char key[17];
     rp_store_gen_key_hex(k, key);
     sqlite3_stmt *st = stmt_get(s, ST_CACHE_PUT, what, err);
@@ -858,8 +861,8 @@ static enum rp_err iterate(struct rp_store *s, sqlite3_stmt *st, row_fn row, con
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (row(st, ctx) != 0) {
-            e = rp_error_set(err, RP_ERR_CANCELLED, "cannot %s '%s': stopped by the callback",
-                             what, s->path);
+            e = rp_error_set(err, RP_ERR_CANCELLED, "cannot %s '%s': stopped by the callback", what,
+                             s->path);
             break;
         }
     }
@@ -968,8 +971,8 @@ static int history_row(sqlite3_stmt *st, const void *ctx)
     return c->cb(&h, c->ud);
 }
 
-enum rp_err rp_store_history_foreach(struct rp_store *s, int tier, rp_store_history_cb cb,
-                                     void *ud, struct rp_error *err)
+enum rp_err rp_store_history_foreach(struct rp_store *s, int tier, rp_store_history_cb cb, void *ud,
+                                     struct rp_error *err)
 {
     const char *what = "read the history of";
     sqlite3_stmt *st = stmt_get(s, ST_HIST_ITER, what, err);
