@@ -155,4 +155,14 @@ void rp_adapt_describe(const struct rp_adapt *a, const char *const *names, doubl
 
 const char *rp_adapt_why_name(enum rp_adapt_why why);
 
+struct rp_store;
+
+/* Fits a model of n_tiers tiers from every history row of the store s
+ * (borrowed): one observation per attempt, passed when it gave at least
+ * one accepted pair, costing its latency in seconds. Rows of tiers >=
+ * n_tiers are skipped and counted in *skipped (may be NULL). Returns a new
+ * model, or NULL with err set. */
+struct rp_adapt *rp_adapt_from_store(struct rp_store *s, int n_tiers, const struct rp_adapt_params *p,
+                                     size_t *skipped, struct rp_error *err);
+
 #endif /* RANPIPE_ADAPT_H */

@@ -84,6 +84,33 @@ ok_if "the resumed run used what the killed ones generated" \
 for f in dataset.jsonl rejects.jsonl chunks.jsonl pending.jsonl conflicts.jsonl; do
   ok_if "$f is the uninterrupted run's, byte for byte" cmp "$T/ref/$f" "$T/res/$f"
 done
+# What the state holds, for people.
+expect_exit 0 "status" "$RANPIPE_BIN" status "$T/res"
+ok_if "status counts the records" grep -q "pairs accepted, [0-9]* rejected" <<<"$OUT"
+ok_if "status lists the dead letters (none here)" grep -q "^  none" <<<"$OUT"
+expect_exit 0 "history" "$RANPIPE_BIN" history "$T/res"
+ok_if "history shows the llama tier's attempts" grep -Eq "^tier 1 +[1-9]" <<<"$OUT"
+expect_exit 1 "status without run state" "$RANPIPE_BIN" status "$T/nothing-here"
+ok_if "says there is no run state" grep -q "no run state in" <<<"$ERR"
+expect_exit 2 "status without OUT" "$RANPIPE_BIN" status
+# A dead endpoint: every chunk a dead letter, listed by status with the reason.
+DEAD=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+cat >"$T/dead.yaml" <<YAML
+retry:
+  attempts: 1
+tiers:
+  - name: extractive
+    backend: extractive
+  - name: small
+    backend: openai
+    base_url: http://127.0.0.1:$DEAD
+    timeout_s: 5
+YAML
+expect_exit 0 "a run whose only LLM tier is dead" "$RANPIPE_BIN" run "$EX/procedures" -o "$T/dl" --config "$T/dead.yaml"
+expect_exit 0 "status after it" "$RANPIPE_BIN" status "$T/dl"
+ok_if "status lists each dead chunk with the reason" grep -q "chunk .*lock-and-unlock-cell.txt #0" <<<"$OUT"
+ok_if "and the reason names the port" grep -q "$DEAD" <<<"$OUT"
+
 ok_if "every record exactly once" "$PY" - "$T/res/dataset.jsonl" <<'PY'
 import json, sys
 ids = [json.loads(l)["id"] for l in open(sys.argv[1])]
