@@ -91,6 +91,12 @@ struct rp_quality_config {
     char *judge;               /* name of the tier that judges accepted pairs, or NULL */
 };
 
+/* The route section: routing learned from the run history in OUT/ranpipe.db. */
+struct rp_route_config {
+    int adaptive;              /* pick tiers by their history (default 0: the static thresholds) */
+    double target;             /* pass rate a tier must be predicted to reach (default 0.8) */
+};
+
 struct rp_config {
     char *path;                /* the file it came from, or NULL for defaults */
     struct rp_tier_config *tiers;
@@ -101,6 +107,7 @@ struct rp_config {
     struct rp_breaker_params breaker;
     struct rp_retry_params retry;
     struct rp_quality_config quality;
+    struct rp_route_config route;
     int escalate;              /* retry a chunk whose pairs fail quality once on the next tier (default 1) */
     uint64_t seed;
 };

@@ -41,6 +41,7 @@ struct rp_run_params {
     size_t memory_budget_mb;   /* llama models resident at once; 0: no limit */
     size_t queue_docs;         /* documents buffered between ingest and generation (default 4) */
     bool no_cache;             /* generate again even what OUT/ranpipe.db's cache holds */
+    bool retry_failed;         /* try again the chunks earlier runs made dead letters */
 };
 
 struct rp_run_params rp_run_default_params(void);
@@ -74,6 +75,7 @@ struct rp_run_summary {
     size_t duplicates;    /* of those, near-duplicates of an earlier pair */
     size_t conflicts;     /* parameters given different defaults/ranges (conflicts.jsonl) */
     size_t cache_hits;    /* generations answered by the store's cache (no backend call) */
+    size_t adaptive_picks; /* chunks routing history sent to another tier than the static choice */
     size_t docs_new, docs_changed, docs_unchanged, docs_deleted; /* against the last run */
     uint64_t prompt_tokens, gen_tokens;
     double gen_seconds;   /* from the first request to the last response */

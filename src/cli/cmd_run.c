@@ -52,6 +52,9 @@ void rp_cmd_run_help(void)
            "                         the run's state: running again with the same DIR\n"
            "                         answers every generation already made from its cache\n"
            "      --no-cache         generate again what the cache holds (and refresh it)\n"
+           "      --retry-failed     try again the chunks earlier runs made dead letters\n"
+           "                         ('ranpipe status OUT' lists them; otherwise they\n"
+           "                         stay dead letters)\n"
            "  -c, --config FILE      tiers, chunking, limits, breaker and retry policy,\n"
            "                         quality checks\n"
            "                         (YAML; see examples/ranpipe.yaml, docs/config.md)\n"
@@ -116,6 +119,7 @@ enum {
     OPT_LOG_LEVEL,
     OPT_MEMORY,
     OPT_NO_CACHE,
+    OPT_RETRY_FAILED,
 };
 
 static const struct option run_options[] = {
@@ -126,6 +130,7 @@ static const struct option run_options[] = {
     {"endpoint", required_argument, NULL, 'e'},
     {"memory-budget", required_argument, NULL, OPT_MEMORY},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
     {"workers", required_argument, NULL, 'w'},
     {"ctx", required_argument, NULL, OPT_CTX},
     {"parallel", required_argument, NULL, 'p'},
@@ -227,6 +232,9 @@ static void print_summary(const struct rp_run_params *p, const struct rp_run_sum
             "ranpipe: inputs since the last run in %s: %zu new, %zu changed, %zu unchanged, %zu deleted; "
             "%zu generations from the cache\n",
             p->out_dir, s->docs_new, s->docs_changed, s->docs_unchanged, s->docs_deleted, s->cache_hits);
+    if (s->adaptive_picks)
+        fprintf(stderr, "ranpipe: routing history sent %zu chunks to another tier than the thresholds would\n",
+                s->adaptive_picks);
     fprintf(stderr,
             "ranpipe: quality: %zu pairs rejected by the assessor (%zu near-duplicates), %zu parameters with "
             "conflicting values (%s/conflicts.jsonl)\n",
@@ -279,6 +287,9 @@ int rp_cmd_run(int argc, char **argv)
             break;
         case OPT_NO_CACHE:
             p.no_cache = true;
+            break;
+        case OPT_RETRY_FAILED:
+            p.retry_failed = true;
             break;
         case OPT_MEMORY:
             if (!rp_cli_opt_long("run", "--memory-budget", optarg, 0, 1L << 30, &v))

@@ -683,6 +683,12 @@ static const struct key quality_keys[] = {
 };
 static const struct section quality_section = SECTION(quality_keys);
 
+static const struct key route_keys[] = {
+    CK("adaptive", V_BOOL, route.adaptive, 0, 1),
+    CKX("target", V_DOUBLE, route.target, 0, 1),
+};
+static const struct section route_section = SECTION(route_keys);
+
 static const struct section chunk_section = SECTION(chunk_keys);
 static const struct section complexity_section = SECTION(complexity_keys);
 static const struct section ingest_section = SECTION(ingest_keys);
@@ -698,6 +704,7 @@ static const struct key root_keys[] = {
     {"breaker", V_MAP, 0, 0, 0, false, 0, &breaker_section},
     {"retry", V_MAP, 0, 0, 0, false, 0, &retry_section},
     {"quality", V_MAP, 0, 0, 0, false, 0, &quality_section},
+    {"route", V_MAP, 0, 0, 0, false, 0, &route_section},
     {"tiers", V_TIERS, 0, 0, 0, false, 0, NULL},
 };
 static const struct section root_section = SECTION(root_keys);
@@ -1350,6 +1357,8 @@ static void set_defaults(struct rp_config *c)
     c->retry.deadline_s = 900.0;
     c->quality.scorer = rp_quality_default_params();
     c->quality.dedup = 1;
+    c->route.adaptive = 0;
+    c->route.target = 0.8;
     c->quality.dedup_threshold = 0.8;
     c->quality.dedup_pair_threshold = 0.55;
     c->escalate = 1;

@@ -40,6 +40,7 @@
 #include "ranpipe/qa.h"
 #include "ranpipe/queue.h"
 #include "ranpipe/store.h"
+#include "ranpipe/adapt.h"
 
 struct doc_item {
     char *path;
@@ -106,6 +107,9 @@ struct run {
     struct rp_judge *judge;  /* quality.judge's tier, or NULL */
     struct rp_store *store;  /* OUT/ranpipe.db: documents, cache, records, history (main thread only) */
     int64_t run_id;
+    uint64_t *dead;          /* chunks earlier runs could not do: hash of path and chunk id, sorted */
+    size_t n_dead, cap_dead;
+    struct rp_adapt *adapt;  /* routing learned from the store's history (route.adaptive), or NULL */
     double last_score;       /* of the pair assess_and_write() saw last */
     char last_hashed[4096];  /* the ingest thread's last hashed file, and its hash */
     char last_hash[17];
@@ -440,6 +444,30 @@ static void wait_push(struct run *r, struct job *j)
 static void finish_job(struct run *r, struct job *j, enum outcome out);
 static void handle_done(struct run *r, struct job *j);
 
+/* The tier for a job: the router's static choice (complexity thresholds,
+ * breakers), or with route.adaptive the cheapest tier the history predicts
+ * to reach the target pass rate (the static choice while a tier has too
+ * little history). */
+static int pick_tier(struct run *r, const struct job *j)
+{
+    int tier = rp_router_pick(r->router, j->complexity, j->tried);
+    if (!r->adapt || tier < 0)
+        return tier;
+    uint32_t allowed = 0;
+    for (size_t i = 0; i < r->cfg->n_tiers; i++)
+        if (r->cfg->tiers[i].kind != RP_BACKEND_EXTRACTIVE && !(j->tried & (1u << i)))
+            allowed |= 1u << i;
+    enum rp_adapt_why why;
+    int t = rp_adapt_choose(r->adapt, j->complexity, r->cfg->route.target, allowed, tier, &why);
+    if (t >= 0 && t != tier) {
+        rp_debug("chunk %zu of '%s' (complexity %.2f): history picks tier '%s' over '%s' (%s)", j->chunk,
+                 j->di->path, (double)j->complexity, r->cfg->tiers[t].name, r->cfg->tiers[tier].name,
+                 rp_adapt_why_name(why));
+        r->sum->adaptive_picks++;
+    }
+    return t >= 0 ? t : tier;
+}
+
 /* Tries to hand waiting jobs to their tiers, in order. A job whose tier is
  * full waits; one that no tier can take becomes a dead letter. */
 static void dispatch(struct run *r)
@@ -460,8 +488,7 @@ static void dispatch(struct run *r)
             gone = true;
         }
         while (!taken && !gone) {
-            int tier = j->tier >= 0 ? j->tier
-                                    : rp_router_pick(r->router, j->complexity, j->tried);
+            int tier = j->tier >= 0 ? j->tier : pick_tier(r, j);
             if (tier < 0) {
                 /* Every tier failed this job, or the untried ones are all down for now. */
                 uint32_t all = 0;
@@ -901,6 +928,57 @@ generated:
 
 /* ---- taking documents ---- */
 
+static uint64_t failed_key(const char *path, const char *chunk_id)
+{
+    uint64_t h = rp_hash64(path, strlen(path));
+    return rp_hash64_seeded(chunk_id, strlen(chunk_id), h);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int note_failed(const struct rp_store_failure *f, void *ud)
+{
+    struct run *r = ud;
+    if (f->chunk_index < 0 || !f->chunk_id)
+        return 0; /* files are read again every run */
+    if (r->n_dead == r->cap_dead) {
+        size_t cap = r->cap_dead ? r->cap_dead * 2 : 64;
+        uint64_t *p = realloc(r->dead, cap * sizeof(*p));
+        if (!p)
+            return 1;
+        r->dead = p;
+        r->cap_dead = cap;
+    }
+    r->dead[r->n_dead++] = failed_key(f->path, f->chunk_id);
+    return 0;
+}
+
+/* The chunks earlier runs could not generate for (dead letters): without
+ * --retry-failed they stay dead letters instead of being tried again. */
+static enum rp_err load_failed(struct run *r, struct rp_error *err)
+{
+    enum rp_err e = rp_store_failures_foreach(r->store, note_failed, r, err);
+    if (e == RP_ERR_CANCELLED)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    if (!e && r->n_dead)
+        qsort(r->dead, r->n_dead, sizeof(*r->dead), cmp_u64);
+    return e;
+}
+
+static bool failed_before(const struct run *r, const struct doc_item *di, size_t chunk)
+{
+    if (!r->n_dead || r->p->retry_failed)
+        return false;
+    char id[17];
+    rp_hash_hex(di->chunks.items[chunk].hash, id);
+    uint64_t k = failed_key(di->path, id);
+    return bsearch(&k, r->dead, r->n_dead, sizeof(k), cmp_u64) != NULL;
+}
+
 /* Records the document and its chunks in the store, in one transaction,
  * and counts it as new, changed or unchanged since the last run. */
 static void store_doc(struct run *r, struct doc_item *di)
@@ -999,10 +1077,14 @@ static void take_doc(struct run *r, struct doc_item *di)
                      rp_dataset_add_chunk(r->ds, &o, di->chunks.items[c].text, di->chunks.items[c].n_tokens,
                                           &err),
                      &err);
-        if (!r->has_llm)
+        if (!r->has_llm) {
             finish_job(r, j, OUT_PENDING);
-        else
+        } else if (failed_before(r, di, c)) {
+            add_reason(j, "earlier run", "no tier could do it ('ranpipe status' lists it; --retry-failed tries again)");
+            finish_job(r, j, OUT_DEAD);
+        } else {
             wait_push(r, j);
+        }
     }
     if (--di->refs == 0)
         doc_item_free(di);
@@ -1238,6 +1320,14 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
             rp_hash_hex(h, cfg_hash);
             rc = rp_store_run_start(r.store, cfg_hash, &r.run_id, err);
         }
+        if (!rc)
+            rc = load_failed(&r, err);
+        if (!rc && r.cfg->route.adaptive) {
+            size_t skipped = 0;
+            r.adapt = rp_adapt_from_store(r.store, (int)r.cfg->n_tiers, NULL, &skipped, err);
+            if (!r.adapt)
+                rc = err->code ? err->code : RP_ERR_NOMEM;
+        }
         if (rc)
             goto out;
     }
@@ -1333,6 +1423,8 @@ out:
     rp_dataset_free(r.ds);
     rp_assessor_free(r.as);
     rp_store_close(r.store);
+    free(r.dead);
+    rp_adapt_free(r.adapt);
     rp_judge_free(r.judge);
     rp_embedder_free(r.emb);
     rp_path_list_release(&r.files);

@@ -110,6 +110,18 @@ expect_exit 0 "a run whose only LLM tier is dead" "$RANPIPE_BIN" run "$EX/proced
 expect_exit 0 "status after it" "$RANPIPE_BIN" status "$T/dl"
 ok_if "status lists each dead chunk with the reason" grep -q "chunk .*lock-and-unlock-cell.txt #0" <<<"$OUT"
 ok_if "and the reason names the port" grep -q "$DEAD" <<<"$OUT"
+expect_exit 0 "the same run again" "$RANPIPE_BIN" run "$EX/procedures" -o "$T/dl" --config "$T/dead.yaml"
+ok_if "dead letters are not tried again without --retry-failed" "$PY" - "$T/dl/rejects.jsonl" <<'PY'
+import json, sys
+dead = [r for r in map(json.loads, open(sys.argv[1])) if r["stage"] == "dead-letter"]
+assert dead and all("--retry-failed" in r["reason"] for r in dead), dead[:1]
+PY
+expect_exit 0 "--retry-failed" "$RANPIPE_BIN" run "$EX/procedures" -o "$T/dl" --config "$T/dead.yaml" --retry-failed
+ok_if "--retry-failed tries them again (the endpoint is still dead)" "$PY" - "$T/dl/rejects.jsonl" "$DEAD" <<'PY'
+import json, sys
+dead = [r for r in map(json.loads, open(sys.argv[1])) if r["stage"] == "dead-letter"]
+assert dead and all(sys.argv[2] in r["reason"] and "--retry-failed" not in r["reason"] for r in dead), dead[:1]
+PY
 
 ok_if "every record exactly once" "$PY" - "$T/res/dataset.jsonl" <<'PY'
 import json, sys

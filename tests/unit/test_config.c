@@ -202,6 +202,8 @@ static void assert_default_sections(const struct rp_config *c)
     assert_float_eq(c->quality.dedup_pair_threshold, 0.55);
     assert_null(c->quality.embed_model);
     assert_null(c->quality.judge);
+    assert_int_equal(c->route.adaptive, 0);
+    assert_float_eq(c->route.target, 0.8);
 }
 
 /* The llama, sampling and QA-shape settings of t are the library defaults. */
@@ -969,6 +971,8 @@ static const struct error_case quality_cases[] = {
     {"quality:\n  answer_min_chars: 50\n  answer_max_chars: 20\n",
      "t.yaml:2:3: quality.answer_min_chars: answer_min_chars (50) may not be larger than "
      "answer_max_chars (20)"},
+    {"route:\n  target: 0\n", "t.yaml:2:3: route.target: expected a number greater than 0 and at most 1, got '0'"},
+    {"route:\n  adaptive: sometimes\n", "t.yaml:2:3: route.adaptive: expected true or false, got 'sometimes'"},
     /* The deterministic checks must count for something. */
     {"quality:\n  weights: {grounding: 0, support: 0, answerable: 0}\n",
      "t.yaml:2:3: quality.weights: grounding, support or answerable must weigh above 0 (the other "
