@@ -25,6 +25,7 @@
 #ifndef RANPIPE_RUN_H
 #define RANPIPE_RUN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,11 @@ struct rp_run_params {
     size_t queue_docs;         /* documents buffered between ingest and generation (default 4) */
     bool no_cache;             /* generate again even what OUT/ranpipe.db's cache holds */
     bool retry_failed;         /* try again the chunks earlier runs made dead letters */
+    /* Set (by a signal handler) to stop the run: no new work, the requests
+     * in flight get drain_s seconds (default 5), the output files are left
+     * as they were, and rp_run returns RP_ERR_CANCELLED. NULL: never. */
+    volatile sig_atomic_t *stop;
+    double drain_s;
 };
 
 struct rp_run_params rp_run_default_params(void);
@@ -76,6 +82,7 @@ struct rp_run_summary {
     size_t conflicts;     /* parameters given different defaults/ranges (conflicts.jsonl) */
     size_t cache_hits;    /* generations answered by the store's cache (no backend call) */
     size_t adaptive_picks; /* chunks routing history sent to another tier than the static choice */
+    bool interrupted;     /* stopped through params->stop */
     size_t docs_new, docs_changed, docs_unchanged, docs_deleted; /* against the last run */
     uint64_t prompt_tokens, gen_tokens;
     double gen_seconds;   /* from the first request to the last response */

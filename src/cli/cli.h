@@ -17,6 +17,7 @@
 #define RP_EXIT_OK 0
 #define RP_EXIT_FAIL 1
 #define RP_EXIT_USAGE 2
+#define RP_EXIT_INTERRUPTED 130 /* stopped by SIGINT/SIGTERM, resumable */
 
 struct rp_cli_command {
     const char *name;

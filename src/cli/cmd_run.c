@@ -1,6 +1,7 @@
 /*
  * cmd_run.c - `ranpipe run`: the whole job on files and directories.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,12 @@ void rp_cmd_run_help(void)
            "      --seed N           run seed, mixed with each chunk's hash (default: 24301)\n"
            "      --log-level L      debug, info, warn, error (default: info)\n"
            "  -q, --quiet            only warnings and errors\n"
-           "  -h, --help             show this help\n",
+           "  -h, --help             show this help\n"
+           "\n"
+           "SIGINT or SIGTERM (Ctrl-C) stops the run: no new requests, the ones in\n"
+           "flight get 5 s to finish (their answers are kept in OUT/ranpipe.db), the\n"
+           "output files are left as they were, and the exit status is 130. Running\n"
+           "again with the same -o resumes. A second signal ends the process at once.\n",
            lp.n_ctx_seq, lp.n_parallel, lp.n_batch, qs.max_pairs, (double)sp.temperature,
            sp.top_k, (double)sp.top_p, cp.max_tokens, cp.overlap_tokens);
     fputs("Export options (once the run's files are written, also write OUT/export-F/\n"
@@ -200,6 +206,14 @@ static void apply_overrides(struct rp_config *c, const struct overrides *o)
         c->chunk.overlap_tokens = (size_t)o->chunk_overlap;
     if (o->has_seed)
         c->seed = o->seed;
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
 }
 
 static void print_summary(const struct rp_run_params *p, const struct rp_run_summary *s)
@@ -408,8 +422,27 @@ int rp_cmd_run(int argc, char **argv)
     apply_overrides(&cfg, &o);
     p.config = &cfg;
 
+    /* SIGINT/SIGTERM: drain and stop, ready to resume; a second one ends
+     * the process at once. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    p.stop = &stop_requested;
+
     struct rp_run_summary sum;
     rc = rp_run(&p, &sum, &err);
+    if (rc == RP_ERR_CANCELLED && sum.interrupted) {
+        if (rp_log_get_level() <= RP_LOG_INFO)
+            print_summary(&p, &sum);
+        fprintf(stderr, "ranpipe run: %s\n", err.msg);
+        rp_config_release(&cfg);
+        rp_cli_export_release(&xo);
+        return RP_EXIT_INTERRUPTED;
+    }
     if (rc) {
         fprintf(stderr, "ranpipe run: %s\n", err.msg[0] ? err.msg : rp_strerror(rc));
         rp_config_release(&cfg);

@@ -129,6 +129,7 @@ struct run {
     struct job **window; /* made-but-unwritten jobs, index seq - next_write */
     size_t window_cap;
     double t_first_submit, t_last_done;
+    double stop_at;      /* > 0 once a stop was asked: the drain deadline */
 
     struct rp_error fail_err; /* first failure that ends the run */
     bool failed;
@@ -1100,10 +1101,39 @@ static size_t want_waiting(const struct run *r)
     return cap + 8;
 }
 
+/* A stop was asked (SIGINT/SIGTERM): take no more documents, hand out no
+ * more requests, and give the ones in flight until the drain deadline to
+ * finish - their answers go into the cache, so a rerun resumes from them. */
+static bool stopping(struct run *r)
+{
+    if (!r->stop_at && r->p->stop && *r->p->stop) {
+        double drain = r->p->drain_s > 0 ? r->p->drain_s : 5.0;
+        r->stop_at = now_s() + drain;
+        r->sum->interrupted = true;
+        rp_warn("stopping: %zu requests in flight get %.0f s to finish; run again with the same output "
+                "directory to resume",
+                r->n_in_flight, drain);
+        rp_queue_close(r->q); /* the ingest thread stops at its next document */
+        r->ingest_done = true;
+    }
+    return r->stop_at > 0;
+}
+
 static void loop(struct run *r)
 {
     size_t low = want_waiting(r);
     while (!r->failed) {
+        if (stopping(r)) {
+            flush_window(r);
+            if (r->n_in_flight == 0 || now_s() > r->stop_at)
+                break;
+            struct job *j = rp_queue_pop_timeout(r->done, 100);
+            while (j) {
+                handle_done(r, j);
+                j = rp_queue_try_pop(r->done);
+            }
+            continue;
+        }
         /* Intake. */
         while (!r->ingest_done && r->n_waiting < low) {
             bool idle = r->n_in_flight == 0 && r->n_waiting == 0;
@@ -1359,6 +1389,10 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
         rc = r.fail_err.code ? r.fail_err.code : RP_ERR_IO;
         *err = r.fail_err;
     }
+    if (!rc && summary->interrupted)
+        rc = rp_error_set(err, RP_ERR_CANCELLED,
+                          "interrupted; the output files were left as they were (run again with the same output "
+                          "directory to resume)");
     if (!rc)
         rc = rp_dataset_commit(r.ds, err);
     if (!rc)
@@ -1371,7 +1405,10 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
     if (r.store) {
         struct rp_error ferr;
         rp_error_clear(&ferr);
-        if (rp_store_run_finish(r.store, r.run_id, rc ? RP_STORE_RUN_FAILED : RP_STORE_RUN_DONE, &ferr) != RP_OK)
+        enum rp_store_run_status st = summary->interrupted ? RP_STORE_RUN_INTERRUPTED
+                                      : rc                 ? RP_STORE_RUN_FAILED
+                                                           : RP_STORE_RUN_DONE;
+        if (rp_store_run_finish(r.store, r.run_id, st, &ferr) != RP_OK)
             rp_warn("%s", ferr.msg);
     }
     {

@@ -84,6 +84,24 @@ ok_if "the resumed run used what the killed ones generated" \
 for f in dataset.jsonl rejects.jsonl chunks.jsonl pending.jsonl conflicts.jsonl; do
   ok_if "$f is the uninterrupted run's, byte for byte" cmp "$T/ref/$f" "$T/res/$f"
 done
+# SIGTERM and SIGINT: drain, stop within seconds, resume later.
+for sig in TERM INT; do
+  "$RANPIPE_BIN" run "$EX" -o "$T/sig$sig" --model "$M" -p 1 -t "$TH" >/dev/null 2>"$T/sig.err" &
+  pid=$!
+  sleep 2
+  t0=$(date +%s)
+  kill -$sig "$pid"
+  st=0
+  wait "$pid" || st=$?
+  t1=$(date +%s)
+  ok_if "SIG$sig: the run stopped within 10 s ($((t1 - t0)) s)" test $((t1 - t0)) -le 10
+  ok_if "SIG$sig: exit status 130 ($st)" test "$st" -eq 130
+  ok_if "SIG$sig: it says how to resume" grep -q "run again with the same output directory" "$T/sig.err"
+  ok_if "SIG$sig: no output file was written" bash -c "! [ -e '$T/sig$sig/dataset.jsonl' ]"
+  expect_exit 0 "SIG$sig: the run resumed" "$RANPIPE_BIN" run "$EX" -o "$T/sig$sig" --model "$M" -p 1 -t "$TH"
+  ok_if "SIG$sig: the resumed run's dataset is the uninterrupted run's" cmp "$T/ref/dataset.jsonl" "$T/sig$sig/dataset.jsonl"
+done
+
 # What the state holds, for people.
 expect_exit 0 "status" "$RANPIPE_BIN" status "$T/res"
 ok_if "status counts the records" grep -q "pairs accepted, [0-9]* rejected" <<<"$OUT"
