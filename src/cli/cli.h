@@ -8,7 +8,9 @@
 #define RANPIPE_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ranpipe/buf.h"
@@ -42,6 +44,14 @@ int rp_cmd_worker(int argc, char **argv);
 void rp_cmd_worker_help(void);
 int rp_cmd_export(int argc, char **argv);
 void rp_cmd_export_help(void);
+
+/* `run --watch` (watch.c): inotify on the inputs' directories. */
+struct rp_cli_watch;
+struct rp_cli_watch *rp_cli_watch_new(const char *const *inputs, size_t n);
+void rp_cli_watch_free(struct rp_cli_watch *w);
+/* Waits until an input changed (1: then quiet for half a second), *stop
+ * is set (0), or an error (-1). */
+int rp_cli_watch_wait(struct rp_cli_watch *w, volatile sig_atomic_t *stop);
 
 /* Prints "ranpipe CMD: MESSAGE (see 'ranpipe CMD --help')" and returns 2. */
 int rp_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -53,6 +53,9 @@ void rp_cmd_run_help(void)
            "                         the run's state: running again with the same DIR\n"
            "                         answers every generation already made from its cache\n"
            "      --no-cache         generate again what the cache holds (and refresh it)\n"
+           "      --watch            after the run, wait for input files to appear or\n"
+           "                         change and run again over them (only new work is\n"
+           "                         generated: the cache has the rest), until Ctrl-C\n"
            "      --retry-failed     try again the chunks earlier runs made dead letters\n"
            "                         ('ranpipe status OUT' lists them; otherwise they\n"
            "                         stay dead letters)\n"
@@ -126,6 +129,7 @@ enum {
     OPT_MEMORY,
     OPT_NO_CACHE,
     OPT_RETRY_FAILED,
+    OPT_WATCH,
 };
 
 static const struct option run_options[] = {
@@ -137,6 +141,7 @@ static const struct option run_options[] = {
     {"memory-budget", required_argument, NULL, OPT_MEMORY},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
+    {"watch", no_argument, NULL, OPT_WATCH},
     {"workers", required_argument, NULL, 'w'},
     {"ctx", required_argument, NULL, OPT_CTX},
     {"parallel", required_argument, NULL, 'p'},
@@ -273,7 +278,7 @@ int rp_cmd_run(int argc, char **argv)
     if (model && !*model)
         model = NULL;
     const char *endpoint = NULL, *config_path = NULL;
-    bool model_given = false;
+    bool model_given = false, watch = false;
     struct overrides o = {.workers = -1, .ctx = -1, .parallel = -1, .threads = -1, .batch = -1,
                           .gpu_layers = -3, .chunk_tokens = -1, .chunk_overlap = -1, .pairs = -1,
                           .max_tokens = -1, .top_k = -1};
@@ -304,6 +309,9 @@ int rp_cmd_run(int argc, char **argv)
             break;
         case OPT_RETRY_FAILED:
             p.retry_failed = true;
+            break;
+        case OPT_WATCH:
+            watch = true;
             break;
         case OPT_MEMORY:
             if (!rp_cli_opt_long("run", "--memory-budget", optarg, 0, 1L << 30, &v))
@@ -434,28 +442,47 @@ int rp_cmd_run(int argc, char **argv)
     p.stop = &stop_requested;
 
     struct rp_run_summary sum;
-    rc = rp_run(&p, &sum, &err);
-    if (rc == RP_ERR_CANCELLED && sum.interrupted) {
+    for (unsigned pass = 1;; pass++) {
+        /* With --watch the inputs are watched from before the pass reads
+         * them, so nothing written meanwhile is missed. */
+        struct rp_cli_watch *w = watch ? rp_cli_watch_new(p.inputs, p.n_inputs) : NULL;
+        if (watch && !w) {
+            status = RP_EXIT_FAIL;
+            break;
+        }
+        rc = rp_run(&p, &sum, &err);
+        if (rc == RP_ERR_CANCELLED && sum.interrupted) {
+            if (rp_log_get_level() <= RP_LOG_INFO)
+                print_summary(&p, &sum);
+            fprintf(stderr, "ranpipe run: %s\n", err.msg);
+            rp_cli_watch_free(w);
+            status = RP_EXIT_INTERRUPTED;
+            break;
+        }
+        if (rc) {
+            fprintf(stderr, "ranpipe run: %s\n", err.msg[0] ? err.msg : rp_strerror(rc));
+            rp_cli_watch_free(w);
+            status = RP_EXIT_FAIL;
+            break;
+        }
         if (rp_log_get_level() <= RP_LOG_INFO)
             print_summary(&p, &sum);
-        fprintf(stderr, "ranpipe run: %s\n", err.msg);
-        rp_config_release(&cfg);
-        rp_cli_export_release(&xo);
-        return RP_EXIT_INTERRUPTED;
+        else if (sum.pending)
+            fprintf(stderr, "ranpipe: %zu chunks wait for an LLM tier (%s/pending.jsonl): run again with --model or --endpoint\n",
+                    sum.pending, p.out_dir);
+        if (xo.format_given)
+            status = rp_cli_export_write(&xo, p.out_dir);
+        if (!w)
+            break;
+        rp_info("pass %u done; watching the inputs for changes (Ctrl-C stops)", pass);
+        int changed = rp_cli_watch_wait(w, &stop_requested);
+        rp_cli_watch_free(w);
+        if (changed < 0)
+            status = RP_EXIT_FAIL;
+        if (changed <= 0)
+            break;
+        rp_info("inputs changed: pass %u", pass + 1);
     }
-    if (rc) {
-        fprintf(stderr, "ranpipe run: %s\n", err.msg[0] ? err.msg : rp_strerror(rc));
-        rp_config_release(&cfg);
-        rp_cli_export_release(&xo);
-        return RP_EXIT_FAIL;
-    }
-    if (rp_log_get_level() <= RP_LOG_INFO)
-        print_summary(&p, &sum);
-    else if (sum.pending)
-        fprintf(stderr, "ranpipe: %zu chunks wait for an LLM tier (%s/pending.jsonl): run again with --model or --endpoint\n",
-                sum.pending, p.out_dir);
-    if (xo.format_given)
-        status = rp_cli_export_write(&xo, p.out_dir);
     rp_config_release(&cfg);
     rp_cli_export_release(&xo);
     return status;

@@ -6,7 +6,11 @@
 #    only its chunks are; a deleted input is reported and its pairs are gone;
 #  - resume: `ranpipe run` killed with SIGKILL at 20 random moments, then
 #    run to the end, gives byte for byte the files of an uninterrupted run,
-#    and no output file ever ends in a torn line.
+#    and no output file ever ends in a torn line; SIGTERM and SIGINT drain
+#    and stop within seconds, and the run resumes;
+#  - --watch processes files as they appear, until Ctrl-C;
+#  - status and history show the state; dead letters stay dead letters
+#    unless --retry-failed.
 . "$(dirname "$0")/tap.sh"
 EX=$RANPIPE_SOURCE_DIR/examples/docs
 PY=${PYTHON3:-python3}
@@ -101,6 +105,24 @@ for sig in TERM INT; do
   expect_exit 0 "SIG$sig: the run resumed" "$RANPIPE_BIN" run "$EX" -o "$T/sig$sig" --model "$M" -p 1 -t "$TH"
   ok_if "SIG$sig: the resumed run's dataset is the uninterrupted run's" cmp "$T/ref/dataset.jsonl" "$T/sig$sig/dataset.jsonl"
 done
+
+# --watch: files that appear are processed in a new pass until Ctrl-C.
+mkdir -p "$T/win"
+cp "$EX/features/automatic-neighbour-relations.md" "$T/win/"
+"$RANPIPE_BIN" run "$T/win" -o "$T/wout" --watch >/dev/null 2>"$T/watch.err" &
+WPID=$!
+for _ in $(seq 100); do [ -s "$T/wout/dataset.jsonl" ] && break; sleep 0.1; done
+N_BEFORE=$(wc -l <"$T/wout/dataset.jsonl")
+mkdir -p "$T/win/more"
+cp "$EX/features/uplink-power-control.md" "$T/win/more/"
+for _ in $(seq 150); do grep -q uplink-power-control "$T/wout/dataset.jsonl" 2>/dev/null && break; sleep 0.1; done
+ok_if "--watch: a file that appears in a new subdirectory is processed" grep -q uplink-power-control "$T/wout/dataset.jsonl"
+ok_if "--watch: the first file's pairs are still there" test "$(grep -c automatic-neighbour "$T/wout/dataset.jsonl")" -ge "$N_BEFORE"
+kill -INT "$WPID"
+st=0
+wait "$WPID" || st=$?
+ok_if "--watch: Ctrl-C while waiting ends it cleanly (status $st)" test "$st" -eq 0
+ok_if "--watch: each pass is reported" grep -q "pass 2 done" "$T/watch.err"
 
 # What the state holds, for people.
 expect_exit 0 "status" "$RANPIPE_BIN" status "$T/res"
