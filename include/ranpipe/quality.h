@@ -100,6 +100,10 @@ void rp_quality_assess(const struct rp_quality_params *p, const struct rp_qualit
                        const char *question, const char *answer, const struct rp_quality_extra *extra,
                        struct rp_quality *out);
 
+/* Whether a judge score (>= 0; < 0 means not judged) rejects a pair: below
+ * 0.5, a mean rubric rating under 2.5 of 5. */
+bool rp_quality_judge_poor(double judge);
+
 /* Copies *src into *dst, the reasons pointing into dst's own text[]. */
 void rp_quality_copy(struct rp_quality *dst, const struct rp_quality *src);
 

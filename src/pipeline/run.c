@@ -51,6 +51,7 @@ struct doc_item {
     char content_hash[17]; /* of the file's bytes (an archive's for its members) */
     int64_t size, mtime;
     int64_t store_id;      /* the document's id in the store */
+    float *complexity;     /* each chunk's complexity score, computed once */
 };
 
 enum outcome {
@@ -80,6 +81,7 @@ struct job {
     struct rp_buf first_raw;  /* the output an escalation replaced */
     struct rp_extract_list ex;
     struct rp_qa_list pairs;  /* the output parsed once (OUT_GENERATED) */
+    struct rp_quality_ctx *qctx; /* the chunk's text indexed for the scorer, once */
     struct rp_error perr;     /* why it did not parse */
     bool parse_failed;
     bool from_cache;          /* req was answered by the store's cache */
@@ -152,6 +154,7 @@ static void doc_item_free(struct doc_item *di)
 {
     if (!di)
         return;
+    free(di->complexity);
     rp_chunk_list_release(&di->chunks);
     rp_doc_free(di->doc);
     free(di->path);
@@ -311,6 +314,7 @@ static void job_free(struct run *r, struct job *j)
     rp_buf_release(&j->first_raw);
     rp_extract_list_release(&j->ex);
     rp_qa_list_release(&j->pairs);
+    rp_quality_ctx_free(j->qctx);
     rp_gen_request_release(&j->req);
     free(j);
 }
@@ -584,6 +588,18 @@ static const char *chunk_text(const struct job *j)
     return "";
 }
 
+/* The job's chunk indexed for the scorer, built on first use and kept:
+ * the escalation decision and the writer score against the same text.
+ * NULL when out of memory. */
+static const struct rp_quality_ctx *job_qctx(struct job *j)
+{
+    if (!j->qctx) {
+        const char *context = chunk_text(j);
+        j->qctx = rp_quality_ctx_new(context, strlen(context));
+    }
+    return j->qctx;
+}
+
 /* Joins the assessment's reasons into one line for the rejects file. */
 static void join_reasons(const struct rp_quality *q, char *out, size_t cap)
 {
@@ -675,7 +691,7 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
     size_t good = 0, n_scored = 0;
     double score_sum = 0;
     const char *context = chunk_text(j);
-    struct rp_quality_ctx *qctx = pairs.n ? rp_quality_ctx_new(context, strlen(context)) : NULL;
+    const struct rp_quality_ctx *qctx = pairs.n ? job_qctx(j) : NULL;
     if (pairs.n && !qctx)
         e = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < pairs.n && !e; k++) {
@@ -691,7 +707,6 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
             score_sum += r->last_score;
         }
     }
-    rp_quality_ctx_free(qctx);
     ts->chunks++;
     ts->pairs += good;
     if (!e && r->store && !j->from_cache) {
@@ -839,20 +854,18 @@ static bool parse_output(struct run *r, struct job *j)
     rp_qa_list_init(&j->pairs);
     rp_error_clear(&j->perr);
     j->parse_failed = rp_qa_parse(j->req.text.data, j->req.text.len, &j->pairs, &j->perr) != RP_OK;
-    const char *context = chunk_text(j);
-    struct rp_quality_ctx *qctx = NULL;
     bool usable = false;
     for (size_t k = 0; k < j->pairs.n && !usable; k++) {
         const struct rp_qa_pair *qa = &j->pairs.items[k];
         if (qa->reject)
             continue;
-        if (!qctx && !(qctx = rp_quality_ctx_new(context, strlen(context))))
+        const struct rp_quality_ctx *qctx = job_qctx(j);
+        if (!qctx)
             return true; /* out of memory: let the writer report it */
         struct rp_quality q;
         rp_quality_assess(&r->cfg->quality.scorer, qctx, qa->question, qa->answer, NULL, &q);
         usable = q.accept;
     }
-    rp_quality_ctx_free(qctx);
     return usable;
 }
 
@@ -1006,11 +1019,10 @@ static void store_doc(struct run *r, struct doc_item *di)
         const struct rp_chunk *k = &di->chunks.items[c];
         char id[17];
         rp_hash_hex(k->hash, id);
-        struct rp_complexity cx;
-        rp_complexity_chunk(di->doc, k, &r->cfg->complexity, &cx);
         struct rp_store_chunk sc = {.document_id = di->store_id, .index = (int)c, .chunk_id = id,
                                     .heading_path = k->heading_path ? k->heading_path : "",
-                                    .tokens = (int)k->n_tokens, .complexity = cx.score, .text = k->text ? k->text : ""};
+                                    .tokens = (int)k->n_tokens, .complexity = di->complexity[c],
+                                    .text = k->text ? k->text : ""};
         e = rp_store_chunk_upsert(r->store, &sc, NULL, &err);
     }
     if (!e && di->doc)
@@ -1028,6 +1040,21 @@ static void take_doc(struct run *r, struct doc_item *di)
 {
     struct rp_error err;
     rp_error_clear(&err);
+    if (di->doc && di->chunks.n) {
+        /* Scored once: the store keeps it and the router routes by it. */
+        di->complexity = malloc(di->chunks.n * sizeof(*di->complexity));
+        if (!di->complexity) {
+            rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
+            note_failure(r, RP_ERR_NOMEM, &err);
+            doc_item_free(di);
+            return;
+        }
+        for (size_t c = 0; c < di->chunks.n; c++) {
+            struct rp_complexity cx;
+            rp_complexity_chunk(di->doc, &di->chunks.items[c], &r->cfg->complexity, &cx);
+            di->complexity[c] = cx.score;
+        }
+    }
     if (r->store)
         store_doc(r, di);
     if (!di->doc) {
@@ -1069,9 +1096,7 @@ static void take_doc(struct run *r, struct doc_item *di)
             note_failure(r, RP_ERR_NOMEM, &err);
             break;
         }
-        struct rp_complexity cx;
-        rp_complexity_chunk(di->doc, &di->chunks.items[c], &r->cfg->complexity, &cx);
-        j->complexity = cx.score;
+        j->complexity = di->complexity[c];
         j->deadline = now_s() + r->cfg->retry.deadline_s;
         struct rp_origin o = origin_of(r, j);
         note_failure(r,

@@ -330,48 +330,20 @@ static bool push_map(uint32_t **map, size_t *n, size_t *cap, uint32_t v)
     return ok;
 }
 
-/* The names and numbers of a text, as one hash: the sorted set of its
- * identifier, acronym and number tokens. Two pairs that differ in them
- * (the same template about qRxLevMin and about qQualMin, or the same
- * question with another default) are not duplicates, however similar
- * their words. */
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
-}
+/* What the near-duplicate indexes see of a text, made in one pass over
+ * its tokens:
+ * - its words, appended to out: plain words lower-cased and stemmed
+ *   (neighboring cells / neighbor cells), names and numbers as they are,
+ *   lower-cased (rp_buf keeps out NUL-terminated);
+ * - the hashes of its names and numbers (identifier, acronym and number
+ *   tokens), appended to names[*n_names..cap): two pairs that differ in
+ *   them (the same template about qRxLevMin and about qQualMin, or the
+ *   same question with another default) are not duplicates, however
+ *   similar their words.
+ * False when out of memory. */
+#define MAX_NAMES 128
 
-static uint64_t names_key(const char *s, size_t n, const char *s2, size_t n2)
-{
-    uint64_t h[128];
-    size_t k = 0;
-    char lw[128];
-    for (int part = 0; part < 2; part++) {
-        const char *t = part ? s2 : s;
-        size_t tn = part ? n2 : n;
-        size_t pos = 0;
-        struct rp__tok tok;
-        while (t && rp__tok_next(t, tn, &pos, &tok) && k < sizeof h / sizeof h[0]) {
-            size_t len = tok.end - tok.start;
-            if (len >= sizeof lw || rp__classify(t + tok.start, len) == RP__TK_WORD)
-                continue;
-            size_t m = rp__lower(t + tok.start, len, lw, sizeof lw);
-            h[k++] = rp__word_hash(lw, m);
-        }
-    }
-    qsort(h, k, sizeof h[0], cmp_u64);
-    size_t u = 0;
-    for (size_t i = 0; i < k; i++)
-        if (u == 0 || h[u - 1] != h[i])
-            h[u++] = h[i];
-    return rp__word_hash((const char *)h, u * sizeof h[0]);
-}
-
-/* What the near-duplicate indexes see: plain words lower-cased and
- * stemmed (neighboring cells / neighbor cells), names and numbers as they
- * are, lower-cased. Appends to out (NUL-terminated); false when out of
- * memory. */
-static bool dedup_text(const char *s, size_t n, struct rp_buf *out)
+static bool dedup_view(const char *s, size_t n, struct rp_buf *out, uint64_t *names, size_t *n_names)
 {
     size_t pos = 0;
     struct rp__tok t;
@@ -388,11 +360,30 @@ static bool dedup_text(const char *s, size_t n, struct rp_buf *out)
         } else {
             m = rp__lower(w, len < sizeof lw ? len : sizeof lw - 1, lw, sizeof lw);
             put = lw;
+            if (len < sizeof lw && *n_names < MAX_NAMES)
+                names[(*n_names)++] = rp__word_hash(lw, m);
         }
         if ((out->len && rp_buf_add(out, " ", 1)) || rp_buf_add(out, put, m))
             return false;
     }
-    return rp_buf_add(out, "", 1) == RP_ERR_OK && (out->len--, true);
+    return true;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* One hash for a set of names: sorted, each once (h is reordered). */
+static uint64_t names_key(uint64_t *h, size_t k)
+{
+    qsort(h, k, sizeof h[0], cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++)
+        if (u == 0 || h[u - 1] != h[i])
+            h[u++] = h[i];
+    return rp__word_hash((const char *)h, u * sizeof h[0]);
 }
 
 static bool push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
@@ -419,16 +410,25 @@ static enum rp_err dedup(struct rp_assessor *a, const struct rp_assess_item *it,
     const char *qs = it->question ? it->question : "";
     const char *as = it->answer ? it->answer : "";
     size_t qn = strlen(qs), an = strlen(as);
-    uint64_t kq = names_key(qs, qn, NULL, 0), kqa = names_key(qs, qn, as, an);
+    /* The question is read once: its view starts the pair's. */
+    uint64_t qnames[MAX_NAMES], names[MAX_NAMES];
+    size_t n_qnames = 0, n_names = 0;
     struct rp_buf tq, tqa;
     rp_buf_init(&tq, RP_BUF_NO_CAP);
     rp_buf_init(&tqa, RP_BUF_NO_CAP);
-    if (!dedup_text(qs, qn, &tq) || !dedup_text(qs, qn, &tqa) || rp_buf_add(&tqa, " \n ", 3) ||
-        !dedup_text(as, an, &tqa)) {
+    bool ok = dedup_view(qs, qn, &tq, qnames, &n_qnames);
+    if (ok) {
+        memcpy(names, qnames, n_qnames * sizeof names[0]);
+        n_names = n_qnames;
+        ok = rp_buf_add(&tqa, tq.data, tq.len) == RP_ERR_OK && rp_buf_add(&tqa, " \n ", 3) == RP_ERR_OK &&
+             dedup_view(as, an, &tqa, names, &n_names);
+    }
+    if (!ok) {
         rp_buf_release(&tq);
         rp_buf_release(&tqa);
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     }
+    uint64_t kq = names_key(qnames, n_qnames), kqa = names_key(names, n_names);
     enum rp_err rc = dedup_pair(a, it, q, &tq, &tqa, kq, kqa, err);
     rp_buf_release(&tq);
     rp_buf_release(&tqa);
@@ -531,7 +531,7 @@ enum rp_err rp_assessor_check(struct rp_assessor *a, const struct rp_assess_item
     a->st.unsupported += out->n_unsupported > 0;
     a->st.contradictions += out->n_contradictions > 0;
     a->st.unanswerable += (out->n_unanswerable + out->n_evasive) > 0;
-    a->st.judged_poor += out->judge >= 0 && out->judge < 0.5 - 1e-9;
+    a->st.judged_poor += rp_quality_judge_poor(out->judge);
 out:
     rp_quality_ctx_free(own);
     return rc;

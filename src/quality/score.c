@@ -453,6 +453,12 @@ static void vadd_reason(struct rp_quality *q, const char *fmt, va_list ap)
     q->reasons[q->n_reasons++] = dst;
 }
 
+bool rp_quality_judge_poor(double judge)
+{
+    /* Rubric means are sums of fifths: 0.5 may come out a hair below it. */
+    return judge >= 0 && judge < 0.5 - 1e-9;
+}
+
 void rp_quality_copy(struct rp_quality *dst, const struct rp_quality *src)
 {
     if (dst == src)
@@ -1656,7 +1662,7 @@ void rp_quality_assess(const struct rp_quality_params *p, const struct rp_qualit
             sem = s / k;
         if (extra->judge >= 0) {
             q->judge = extra->judge > 1 ? 1 : extra->judge;
-            if (q->judge < 0.5 - 1e-9) /* rubric means are sums of fifths: 0.5 may come out a hair below */
+            if (rp_quality_judge_poor(q->judge))
                 reason(q, "judge: %s", extra->judge_reason ? extra->judge_reason : "rated the pair poor");
         }
     }
