@@ -31,6 +31,11 @@ struct rp_ingest_params {
     double max_compression_ratio;/* uncompressed / compressed size of a member (200) */
     int max_archive_depth;       /* archives inside archives (2) */
     int max_pages;               /* pages read from one PDF (5000) */
+    /* Called with a file's bytes once rp_ingest_path() has read it, before
+     * parsing (an archive: once, for the archive): lets a caller hash what
+     * was read instead of reading it again. NULL: none. */
+    void (*on_read)(const char *path, const char *data, size_t len, void *ud);
+    void *on_read_ud;
 };
 
 struct rp_ingest_params rp_ingest_default_params(void);

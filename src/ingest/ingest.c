@@ -251,6 +251,8 @@ enum rp_err rp_ingest_path(const char *path, const struct rp_ingest_params *para
     if (read_input(path, params, &b, &err)) {
         rc = sink(NULL, &err, path, ud);
     } else {
+        if (params->on_read)
+            params->on_read(path, b.data, b.len, params->on_read_ud);
         enum rp_doc_format fmt = rp_ingest_sniff(path, b.data, b.len);
         if (fmt == RP_FORMAT_UNKNOWN) {
             unknown_format(path, b.data, b.len, &err);

@@ -113,6 +113,8 @@ struct run {
     size_t n_dead, cap_dead;
     struct rp_adapt *adapt;  /* routing learned from the store's history (route.adaptive), or NULL */
     double last_score;       /* of the pair assess_and_write() saw last */
+    char read_path[4096];    /* the file ingest read last, and its bytes' hash (note_read) */
+    uint64_t read_hash;
     char last_hashed[4096];  /* the ingest thread's last hashed file, and its hash */
     char last_hash[17];
     int64_t last_size, last_mtime;
@@ -197,7 +199,9 @@ static void hash_source(struct run *r, struct doc_item *di)
             r->last_mtime = (int64_t)st.st_mtime;
         }
         rp_buf_init(&b, r->cfg->ingest.max_file_bytes ? r->cfg->ingest.max_file_bytes : RP_BUF_NO_CAP);
-        if (rp_buf_read_file(&b, file, &e) == RP_OK)
+        if (strcmp(file, r->read_path) == 0)
+            h = r->read_hash; /* ingest read it: hashed then (note_read) */
+        else if (rp_buf_read_file(&b, file, &e) == RP_OK) /* a file ingest refused unread */
             h = rp_hash64(b.data, b.len);
         else /* unreadable: ingest reports it; size and time still tell changes apart */
             h = rp_hash64_seeded(&r->last_mtime, sizeof(r->last_mtime), (uint64_t)r->last_size);
@@ -246,11 +250,25 @@ static enum rp_err ingest_sink(struct rp_doc *doc, const struct rp_error *err, c
     return RP_OK;
 }
 
+/* Ingest's read hook: the content hash of the bytes it read, so the file
+ * is not read a second time for it (ingest thread). */
+static void note_read(const char *path, const char *data, size_t len, void *ud)
+{
+    struct run *r = ud;
+    snprintf(r->read_path, sizeof(r->read_path), "%s", path);
+    r->read_hash = rp_hash64(data, len);
+}
+
 static void *ingest_main(void *arg)
 {
     struct run *r = arg;
+    struct rp_ingest_params ip = r->cfg->ingest;
+    if (r->store) {
+        ip.on_read = note_read;
+        ip.on_read_ud = r;
+    }
     for (size_t i = 0; i < r->files.n; i++)
-        if (rp_ingest_path(r->files.paths[i], &r->cfg->ingest, ingest_sink, r) != RP_OK)
+        if (rp_ingest_path(r->files.paths[i], &ip, ingest_sink, r) != RP_OK)
             break;
     rp_queue_close(r->q);
     return NULL;
