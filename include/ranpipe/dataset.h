@@ -50,6 +50,15 @@ struct rp_dataset *rp_dataset_open(const char *out_dir, struct rp_error *err);
 /* Discards anything not committed; NULL is a no-op. */
 void rp_dataset_free(struct rp_dataset *ds);
 
+/* Receives every line as it is written: the file's name ("dataset.jsonl",
+ * "rejects.jsonl", "chunks.jsonl", "pending.jsonl"), the line's 0-based
+ * index in that file and its text without the newline (borrowed for the
+ * call). An error it returns (with err set) fails the add call. The run
+ * keeps the lines in its store this way. */
+typedef enum rp_err (*rp_dataset_line_fn)(const char *file, size_t seq, const char *line, size_t len,
+                                          void *ud, struct rp_error *err);
+void rp_dataset_on_line(struct rp_dataset *ds, rp_dataset_line_fn fn, void *ud);
+
 enum rp_err rp_dataset_add_chunk(struct rp_dataset *ds, const struct rp_origin *o, const char *text,
                                  size_t n_tokens, struct rp_error *err);
 /* The id rp_dataset_add_pair() gives a pair: derived from the chunk, the

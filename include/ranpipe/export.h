@@ -35,6 +35,9 @@
  * metadata.source) is reported through on_bad_line with its line number and
  * skipped; the others are still exported.
  *
+ * A run's output directory is read from its store (OUT/ranpipe.db) when it
+ * has one, so an export never depends on the files a crash may have left
+ * behind; p->source chooses otherwise.
  * Thread contract: reentrant; every call works on its own files and
  * buffers. With on_bad_line NULL, bad lines go to the logging sink (log.h).
  */
@@ -68,8 +71,18 @@ enum rp_export_split {
  * and why (all borrowed for the call). */
 typedef void (*rp_export_bad_line_fn)(const char *path, size_t line, const char *reason, void *ud);
 
+/* Where the dataset lines come from when the input is a run's output
+ * directory: AUTO reads its store (OUT/ranpipe.db, the source of truth: the
+ * last complete run's lines) when there is one, else OUT/dataset.jsonl. */
+enum rp_export_source {
+    RP_EXPORT_SOURCE_AUTO,
+    RP_EXPORT_SOURCE_STORE,
+    RP_EXPORT_SOURCE_FILE,
+};
+
 struct rp_export_params {
     enum rp_export_format format; /* default messages */
+    enum rp_export_source source; /* default AUTO */
     const char *out_dir;          /* NULL: export-<format>/ beside dataset.jsonl (borrowed) */
     unsigned split[RP_EXPORT_SPLIT__COUNT]; /* percent of documents in train, valid, test;
                                               they add up to 100 (default 100/0/0) */
@@ -111,6 +124,7 @@ enum rp_err rp_export_convert(const struct rp_export_params *p, const char *line
 
 struct rp_export_summary {
     char dir[4096];     /* the directory written */
+    char from[4200];    /* what was read: the dataset file, or "OUT/ranpipe.db (run N)" */
     size_t lines;       /* lines read (blank lines included) */
     size_t bad_lines;   /* skipped, each reported through on_bad_line */
     size_t pairs, docs; /* exported, in all splits */
@@ -129,5 +143,20 @@ struct rp_export_summary {
  * the export got. */
 enum rp_err rp_export_run(const char *input, const struct rp_export_params *p,
                           struct rp_export_summary *sum, struct rp_error *err);
+
+/* Rebuilds a run's own output files in out_dir (dataset.jsonl,
+ * rejects.jsonl, chunks.jsonl, pending.jsonl, conflicts.jsonl) from its
+ * store, out_dir/ranpipe.db: the lines of the last run that finished, or
+ * with unfinished those of the last run of all, finished or not (a run
+ * that was killed keeps every line it committed). Each file is written as
+ * NAME.partial and renamed once all are complete. */
+#define RP_EXPORT_REBUILD_FILES 5
+struct rp_export_rebuild_summary {
+    int64_t run_id;                          /* the run whose lines were used */
+    bool complete;                           /* its lines are complete (it finished) */
+    size_t lines[RP_EXPORT_REBUILD_FILES];   /* per file, in the order above */
+};
+enum rp_err rp_export_rebuild(const char *out_dir, bool unfinished, struct rp_export_rebuild_summary *sum,
+                              struct rp_error *err);
 
 #endif /* RANPIPE_EXPORT_H */

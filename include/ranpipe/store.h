@@ -46,7 +46,7 @@
 struct rp_store;
 
 /* The schema version this code writes (the number of migrations). */
-#define RP_STORE_SCHEMA_VERSION 1
+#define RP_STORE_SCHEMA_VERSION 2
 
 struct rp_store_params {
     int busy_timeout_ms; /* how long a write waits for another writer (5000) */
@@ -333,5 +333,35 @@ struct rp_store_failure {
 typedef int (*rp_store_failure_cb)(const struct rp_store_failure *f, void *ud);
 enum rp_err rp_store_failures_foreach(struct rp_store *s, rp_store_failure_cb cb, void *ud,
                                       struct rp_error *err);
+
+/* ---- output lines (what rebuilds the output files) ---- */
+
+/* The files a run writes into its output directory, as the store names
+ * them; rp_store_output_add() refuses any other name. */
+extern const char *const rp_store_output_files[5];
+
+/* Keeps line seq (0, 1, ... per file and run) of file for run_id. line[0..len)
+ * is one JSON line without its newline. Part of the caller's transaction
+ * when one is open: commit it with the records the line comes from. */
+enum rp_err rp_store_output_add(struct rp_store *s, int64_t run_id, const char *file, int64_t seq,
+                                const char *line, size_t len, struct rp_error *err);
+
+/* Marks run_id's lines complete (every output line is in) and drops the
+ * lines of every other run: one complete set is kept. */
+enum rp_err rp_store_outputs_complete(struct rp_store *s, int64_t run_id, struct rp_error *err);
+
+/* The run whose lines rebuild the output files: the last run marked
+ * complete, or with unfinished the last run of all (one that was stopped
+ * keeps the lines it committed). *complete says whether its lines are
+ * complete. RP_ERR_NOENT with a message when the store has no such run (a
+ * store written before schema version 2 has none until the next run). */
+enum rp_err rp_store_output_run(struct rp_store *s, bool unfinished, int64_t *run_id, bool *complete,
+                                struct rp_error *err);
+
+/* Calls cb for each line of file kept for run_id, in order; line is not
+ * NUL-terminated past len. Stopping as in rp_store_records_foreach(). */
+typedef int (*rp_store_line_cb)(const char *line, size_t len, void *ud);
+enum rp_err rp_store_output_foreach(struct rp_store *s, int64_t run_id, const char *file,
+                                    rp_store_line_cb cb, void *ud, struct rp_error *err);
 
 #endif /* RANPIPE_STORE_H */

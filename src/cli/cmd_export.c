@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "ranpipe/log.h"
+#include "ranpipe/store.h"
 #include "ranpipe/utf8.h"
 
 /* Bad dataset lines printed before the rest are only counted. */
@@ -20,10 +21,13 @@
 void rp_cmd_export_help(void)
 {
     printf("usage: ranpipe export --format F [OPTIONS] OUT\n"
+           "       ranpipe export --rebuild [--unfinished] OUT\n"
            "\n"
-           "Converts the pairs of a run (OUT/dataset.jsonl, or a dataset file named\n"
-           "directly) into the JSON Lines a trainer reads, and splits them by document\n"
-           "into training, validation and test files:\n"
+           "Converts the pairs of a run into the JSON Lines a trainer reads, and splits\n"
+           "them by document into training, validation and test files. The pairs come\n"
+           "from the run's store, OUT/ranpipe.db (the last run that finished), or from\n"
+           "OUT/dataset.jsonl when there is no store, or from a dataset file named\n"
+           "directly:\n"
            "  DIR/train.jsonl   every pair, without --split\n"
            "  DIR/valid.jsonl   with --split, when its share is above 0\n"
            "  DIR/test.jsonl    with --split, when its share is above 0\n"
@@ -47,10 +51,22 @@ void rp_cmd_export_help(void)
            "               (MLX-LM text; S: \"S\\n\\n\" before it)\n"
            "JSON Schemas: docs/schemas/F.schema.json; more in docs/export.md.\n"
            "\n"
-           "Options:\n"
-           "      --format F               messages, sharegpt, alpaca, completions or text\n"
-           "                               (required)\n"
+           "With --rebuild, rewrites the run's own files in OUT (dataset.jsonl,\n"
+           "rejects.jsonl, chunks.jsonl, pending.jsonl, conflicts.jsonl) line for line\n"
+           "from OUT/ranpipe.db: the files of the last run that finished. With\n"
+           "--unfinished too, those of the last run even when it was stopped or killed:\n"
+           "every line it had committed.\n"
+           "\n"
+           "Options:\n");
+    printf("      --format F               messages, sharegpt, alpaca, completions or text\n"
+           "                               (required, except with --rebuild)\n"
            "  -o, --out DIR                output directory (default: OUT/export-F)\n"
+           "      --from store|file        read the pairs from OUT/ranpipe.db or from\n"
+           "                               OUT/dataset.jsonl (default: the store when\n"
+           "                               there is one)\n"
+           "      --rebuild                rebuild OUT's output files from its store\n"
+           "      --unfinished             with --rebuild: from the last run even if it\n"
+           "                               did not finish\n"
            "      --split T/V/E            whole percentages of documents in train, valid\n"
            "                               and test, adding up to 100, e.g. 80/10/10\n"
            "                               (default: 100/0/0, all in train.jsonl)\n"
@@ -242,9 +258,9 @@ int rp_cli_export_write(struct rp_cli_export *x, const char *input)
             if (w > 0 && (size_t)w < sizeof(splits) - used)
                 used += (size_t)w;
         }
-        fprintf(stderr, "ranpipe %s: %zu %s from %zu %s as %s in %s: %s", x->cmd, s.pairs,
+        fprintf(stderr, "ranpipe %s: %zu %s from %zu %s as %s in %s (read from %s): %s", x->cmd, s.pairs,
                 plural(s.pairs, "pair", "pairs"), s.docs, plural(s.docs, "document", "documents"),
-                rp_export_format_name(p.format), s.dir, splits);
+                rp_export_format_name(p.format), s.dir, s.from, splits);
         if (s.bad_lines)
             fprintf(stderr, "; %zu bad %s skipped", s.bad_lines,
                     plural(s.bad_lines, "line", "lines"));
@@ -271,11 +287,14 @@ int rp_cli_export_write(struct rp_cli_export *x, const char *input)
 
 /* ---- the command ---- */
 
-enum { OPT_SEED = 256, OPT_LOG_LEVEL };
+enum { OPT_SEED = 256, OPT_LOG_LEVEL, OPT_FROM, OPT_REBUILD, OPT_UNFINISHED };
 
 static const struct option export_options[] = {
     RP_CLI_EXPORT_OPTIONS,
     {"out", required_argument, NULL, 'o'},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"rebuild", no_argument, NULL, OPT_REBUILD},
+    {"unfinished", no_argument, NULL, OPT_UNFINISHED},
     {"seed", required_argument, NULL, OPT_SEED},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"quiet", no_argument, NULL, 'q'},
@@ -283,11 +302,32 @@ static const struct option export_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* `export --rebuild`: the run's own files again, from its store. */
+static int rebuild(const char *out_dir, bool unfinished)
+{
+    struct rp_export_rebuild_summary s;
+    struct rp_error err;
+    if (rp_export_rebuild(out_dir, unfinished, &s, &err) != RP_OK) {
+        fprintf(stderr, "ranpipe export: %s\n", err.msg);
+        return RP_EXIT_FAIL;
+    }
+    if (rp_log_get_level() <= RP_LOG_INFO) {
+        fprintf(stderr, "ranpipe export: rebuilt %s from run %lld of %s/ranpipe.db%s:", out_dir,
+                (long long)s.run_id, out_dir, s.complete ? "" : " (unfinished: the lines it committed)");
+        for (int i = 0; i < RP_EXPORT_REBUILD_FILES; i++)
+            fprintf(stderr, "%s %s %zu %s", i ? "," : "", rp_store_output_files[i], s.lines[i],
+                    plural(s.lines[i], "line", "lines"));
+        fputc('\n', stderr);
+    }
+    return RP_EXIT_OK;
+}
+
 int rp_cmd_export(int argc, char **argv)
 {
     struct rp_cli_export x;
     rp_cli_export_init(&x, "export");
     int status = RP_EXIT_OK;
+    bool do_rebuild = false, unfinished = false;
     int c;
     opterr = 0;
     optind = 1;
@@ -304,6 +344,20 @@ int rp_cmd_export(int argc, char **argv)
             break;
         case 'o':
             x.params.out_dir = optarg;
+            break;
+        case OPT_FROM:
+            if (strcmp(optarg, "store") == 0)
+                x.params.source = RP_EXPORT_SOURCE_STORE;
+            else if (strcmp(optarg, "file") == 0)
+                x.params.source = RP_EXPORT_SOURCE_FILE;
+            else
+                status = rp_cli_usage_error("export", "--from takes 'store' or 'file', not '%s'", optarg);
+            break;
+        case OPT_REBUILD:
+            do_rebuild = true;
+            break;
+        case OPT_UNFINISHED:
+            unfinished = true;
             break;
         case OPT_SEED:
             if (!rp_cli_parse_u64(optarg, &x.params.seed))
@@ -338,6 +392,19 @@ int rp_cmd_export(int argc, char **argv)
     if (argc - optind > 1) {
         status = rp_cli_usage_error("export", "one dataset at a time, not '%s' and '%s'",
                                     argv[optind], argv[optind + 1]);
+        goto out;
+    }
+    if (unfinished && !do_rebuild) {
+        status = rp_cli_usage_error("export", "--unfinished goes with --rebuild");
+        goto out;
+    }
+    if (do_rebuild) {
+        if (x.format_given || x.needs_format || x.params.out_dir || x.params.source != RP_EXPORT_SOURCE_AUTO) {
+            status = rp_cli_usage_error("export", "--rebuild rewrites the run's own files: it takes no "
+                                                  "--format, -o, --from or format options");
+            goto out;
+        }
+        status = rebuild(argv[optind], unfinished);
         goto out;
     }
     status = rp_cli_export_prepare(&x, true);

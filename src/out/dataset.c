@@ -27,8 +27,17 @@ static const char *const file_names[F__COUNT] = {"dataset.jsonl", "rejects.jsonl
 struct rp_dataset {
     char *dir;
     FILE *f[F__COUNT];
+    size_t n_lines[F__COUNT];
     size_t n_pairs, n_rejects, n_pending;
+    rp_dataset_line_fn on_line;
+    void *on_line_ud;
 };
+
+void rp_dataset_on_line(struct rp_dataset *ds, rp_dataset_line_fn fn, void *ud)
+{
+    ds->on_line = fn;
+    ds->on_line_ud = ud;
+}
 
 static enum rp_err path_of(const struct rp_dataset *ds, int i, const char *suffix, struct rp_buf *out)
 {
@@ -130,9 +139,14 @@ static enum rp_err write_line(struct rp_dataset *ds, int f, json_t *obj, struct 
     if (!s) {
         rc = rp_error_set(err, RP_ERR_NOMEM, "cannot encode a record for %s (invalid text?)",
                           file_names[f]);
+    } else if (ds->on_line &&
+               (rc = ds->on_line(file_names[f], ds->n_lines[f], s, strlen(s), ds->on_line_ud, err)) != RP_OK) {
+        /* not written: the file and the store keep the same lines */
     } else if (fputs(s, ds->f[f]) == EOF || fputc('\n', ds->f[f]) == EOF) {
         rc = rp_error_set(err, RP_ERR_IO, "cannot write '%s/%s.partial': %s", ds->dir, file_names[f],
                           strerror(errno));
+    } else {
+        ds->n_lines[f]++;
     }
     free(s);
     json_decref(obj);

@@ -23,6 +23,7 @@
 #include "ranpipe/fs.h"
 #include "ranpipe/hash.h"
 #include "ranpipe/log.h"
+#include "ranpipe/store.h"
 
 /* Longest dataset line read; a longer one is reported and skipped. */
 #define MAX_LINE (16u << 20)
@@ -359,25 +360,114 @@ static void default_bad_line(const char *path, size_t line, const char *reason, 
 }
 
 /* Sets *path to the dataset file that input names and *base to the
- * directory the default output goes under. */
-static enum rp_err resolve_input(const char *input, struct rp_buf *path, struct rp_buf *base,
-                                 struct rp_error *err)
+ * directory the default output goes under; *db to the store to read
+ * instead when p->source says so (empty otherwise). */
+static enum rp_err resolve_input(const char *input, const struct rp_export_params *p, struct rp_buf *path,
+                                 struct rp_buf *base, struct rp_buf *db, struct rp_error *err)
 {
     struct stat st;
     if (stat(input, &st) != 0)
         return rp_error_set(err, errno == ENOENT ? RP_ERR_NOENT : RP_ERR_IO, "cannot open '%s': %s",
                             input, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
-        if (rp_buf_addf(path, "%s/dataset.jsonl", input) || rp_buf_adds(base, input))
+        if (rp_buf_addf(path, "%s/dataset.jsonl", input) || rp_buf_adds(base, input) ||
+            rp_buf_addf(db, "%s/ranpipe.db", input))
             return rp_error_set(err, RP_ERR_TOOBIG, "path too long: '%s'", input);
+        bool have_db = stat(db->data, &st) == 0;
+        if (p->source == RP_EXPORT_SOURCE_FILE || (p->source == RP_EXPORT_SOURCE_AUTO && !have_db))
+            rp_buf_reset(db);
         return RP_OK;
     }
+    if (p->source == RP_EXPORT_SOURCE_STORE)
+        return rp_error_set(err, RP_ERR_INVAL,
+                            "'%s' is a file: exporting from the store needs the run's output directory",
+                            input);
     const char *slash = strrchr(input, '/');
     if (rp_buf_adds(path, input) ||
         (slash ? rp_buf_add(base, input, slash == input ? 1 : (size_t)(slash - input))
                : rp_buf_adds(base, ".")))
         return rp_error_set(err, RP_ERR_TOOBIG, "path too long: '%s'", input);
     return RP_OK;
+}
+
+/* One export in progress: where each line goes and what was counted. */
+struct export_ctx {
+    const struct rp_export_params *p;
+    struct rp_export_summary *sum;
+    struct split_file *files;
+    struct doc_set docs;
+    struct rp_buf out, source;
+    rp_export_bad_line_fn bad;
+    const char *label; /* the input as bad lines name it */
+    enum rp_err rc;    /* a failure that stops the export (with err) */
+    struct rp_error *err;
+};
+
+/* Converts one dataset line and writes it to its split. A line that cannot
+ * be converted is reported and skipped; any other failure is returned. */
+static enum rp_err export_line(struct export_ctx *x, const char *line, size_t n)
+{
+    struct rp_export_summary *sum = x->sum;
+    sum->lines++;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    if (blank(line, n))
+        return RP_OK;
+    struct rp_error lerr;
+    rp_error_clear(&lerr);
+    rp_buf_reset(&x->out);
+    rp_buf_reset(&x->source);
+    enum rp_err lrc = n > MAX_LINE ? rp_error_set(&lerr, RP_ERR_PARSE, "line longer than %u MiB", MAX_LINE >> 20)
+                                   : rp_export_convert(x->p, line, n, &x->out, &x->source, &lerr);
+    if (lrc == RP_ERR_PARSE) {
+        sum->bad_lines++;
+        x->bad(x->label, sum->lines, lerr.msg, x->p->ud);
+        return RP_OK;
+    }
+    if (lrc)
+        return rp_error_set(x->err, lrc, "%s:%zu: %s", x->label, sum->lines, lerr.msg);
+    enum rp_export_split s = rp_export_split_of(x->p->split, x->source.data, x->p->seed);
+    FILE *f = x->files[s].f;
+    if (fwrite(x->out.data, 1, x->out.len, f) != x->out.len || fputc('\n', f) == EOF)
+        return rp_error_set(x->err, RP_ERR_IO, "cannot write '%s': %s", x->files[s].partial.data,
+                            strerror(errno));
+    sum->pairs++;
+    sum->split_pairs[s]++;
+    int added = doc_set_add(&x->docs, rp_hash64(x->source.data, x->source.len));
+    if (added < 0)
+        return rp_error_set(x->err, RP_ERR_NOMEM, "out of memory");
+    sum->docs += (size_t)added;
+    sum->split_docs[s] += (size_t)added;
+    return RP_OK;
+}
+
+static int export_stored_line(const char *line, size_t len, void *ud)
+{
+    struct export_ctx *x = ud;
+    x->rc = export_line(x, line, len);
+    return x->rc != RP_OK;
+}
+
+/* Feeds the dataset lines of the store at db (its last complete run) to
+ * x. */
+static enum rp_err export_from_store(struct export_ctx *x, const char *db, struct rp_error *err)
+{
+    struct rp_store_params sp = rp_store_default_params();
+    sp.create = false;
+    struct rp_store *st = NULL;
+    enum rp_err rc = rp_store_open(db, &sp, &st, err);
+    int64_t run_id = 0;
+    bool complete = false;
+    if (!rc)
+        rc = rp_store_output_run(st, false, &run_id, &complete, err);
+    if (!rc) {
+        snprintf(x->sum->from, sizeof(x->sum->from), "%s (run %lld)", db, (long long)run_id);
+        rc = rp_store_output_foreach(st, run_id, "dataset.jsonl", export_stored_line, x, err);
+        if (rc == RP_ERR_CANCELLED && x->rc)
+            rc = x->rc; /* err already says why */
+    }
+    rp_store_close(st);
+    return rc;
 }
 
 enum rp_err rp_export_run(const char *input, const struct rp_export_params *p,
@@ -399,31 +489,36 @@ enum rp_err rp_export_run(const char *input, const struct rp_export_params *p,
     }
 
     enum rp_err rc = RP_OK;
-    struct rp_buf path, base, out, source;
+    struct rp_buf path, base, db;
     rp_buf_init(&path, 4096);
     rp_buf_init(&base, 4096);
-    rp_buf_init(&out, RP_BUF_NO_CAP);
-    rp_buf_init(&source, RP_BUF_NO_CAP);
+    rp_buf_init(&db, 4096);
     struct split_file files[RP_EXPORT_SPLIT__COUNT];
     for (int i = 0; i < RP_EXPORT_SPLIT__COUNT; i++) {
         files[i].f = NULL;
         rp_buf_init(&files[i].partial, 4096);
         rp_buf_init(&files[i].final, 4096);
     }
-    struct doc_set docs = {0};
+    struct export_ctx x = {.p = p, .sum = sum, .files = files, .err = err,
+                           .bad = p->on_bad_line ? p->on_bad_line : default_bad_line};
+    rp_buf_init(&x.out, RP_BUF_NO_CAP);
+    rp_buf_init(&x.source, RP_BUF_NO_CAP);
     FILE *in = NULL;
     char *line = NULL;
     size_t line_cap = 0;
-    rp_export_bad_line_fn bad = p->on_bad_line ? p->on_bad_line : default_bad_line;
 
-    if ((rc = resolve_input(input, &path, &base, err)))
+    if ((rc = resolve_input(input, p, &path, &base, &db, err)))
         goto out;
-    in = fopen(path.data, "r");
-    if (!in) {
-        rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOENT : RP_ERR_IO, "cannot open '%s': %s",
-                          path.data, strerror(errno));
-        goto out;
+    if (!db.len) {
+        in = fopen(path.data, "r");
+        if (!in) {
+            rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOENT : RP_ERR_IO, "cannot open '%s': %s",
+                              path.data, strerror(errno));
+            goto out;
+        }
+        snprintf(sum->from, sizeof(sum->from), "%s", path.data);
     }
+    x.label = db.len ? db.data : path.data;
     int w = p->out_dir ? snprintf(sum->dir, sizeof(sum->dir), "%s", p->out_dir)
                        : snprintf(sum->dir, sizeof(sum->dir), "%s/export-%s", base.data,
                                   format_names[p->format]);
@@ -449,50 +544,19 @@ enum rp_err rp_export_run(const char *input, const struct rp_export_params *p,
         }
     }
 
-    ssize_t got;
-    errno = 0;
-    while ((got = getline(&line, &line_cap, in)) != -1) {
-        size_t n = (size_t)got;
-        sum->lines++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            n--;
-        if (blank(line, n))
-            continue;
-        struct rp_error lerr;
-        rp_error_clear(&lerr);
-        rp_buf_reset(&out);
-        rp_buf_reset(&source);
-        enum rp_err lrc = n > MAX_LINE ? rp_error_set(&lerr, RP_ERR_PARSE,
-                                                      "line longer than %u MiB", MAX_LINE >> 20)
-                                       : rp_export_convert(p, line, n, &out, &source, &lerr);
-        if (lrc == RP_ERR_PARSE) {
-            sum->bad_lines++;
-            bad(path.data, sum->lines, lerr.msg, p->ud);
-            continue;
-        }
-        if (lrc) {
-            rc = rp_error_set(err, lrc, "%s:%zu: %s", path.data, sum->lines, lerr.msg);
+    if (db.len) {
+        if ((rc = export_from_store(&x, db.data, err)))
+            goto out;
+    } else {
+        ssize_t got;
+        errno = 0;
+        while ((got = getline(&line, &line_cap, in)) != -1)
+            if ((rc = export_line(&x, line, (size_t)got)))
+                goto out;
+        if (ferror(in)) {
+            rc = rp_error_set(err, RP_ERR_IO, "cannot read '%s': %s", path.data, strerror(errno));
             goto out;
         }
-        enum rp_export_split s = rp_export_split_of(p->split, source.data, p->seed);
-        if (fwrite(out.data, 1, out.len, files[s].f) != out.len || fputc('\n', files[s].f) == EOF) {
-            rc = rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", files[s].partial.data,
-                              strerror(errno));
-            goto out;
-        }
-        sum->pairs++;
-        sum->split_pairs[s]++;
-        int added = doc_set_add(&docs, rp_hash64(source.data, source.len));
-        if (added < 0) {
-            rc = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        sum->docs += (size_t)added;
-        sum->split_docs[s] += (size_t)added;
-    }
-    if (ferror(in)) {
-        rc = rp_error_set(err, RP_ERR_IO, "cannot read '%s': %s", path.data, strerror(errno));
-        goto out;
     }
 
     /* Every file complete on disk before any is renamed into place. */
@@ -537,10 +601,83 @@ out:
     if (in)
         fclose(in);
     free(line);
-    free(docs.keys);
+    free(x.docs.keys);
     rp_buf_release(&path);
     rp_buf_release(&base);
-    rp_buf_release(&out);
-    rp_buf_release(&source);
+    rp_buf_release(&db);
+    rp_buf_release(&x.out);
+    rp_buf_release(&x.source);
+    return rc;
+}
+
+/* ---- rebuilding a run's own files from its store ---- */
+
+struct rebuild_file {
+    FILE *f;
+    const char *path;
+    size_t lines;
+    int err_no;
+};
+
+static int rebuild_line(const char *line, size_t len, void *ud)
+{
+    struct rebuild_file *rf = ud;
+    if (fwrite(line, 1, len, rf->f) != len || fputc('\n', rf->f) == EOF) {
+        rf->err_no = errno;
+        return 1;
+    }
+    rf->lines++;
+    return 0;
+}
+
+enum rp_err rp_export_rebuild(const char *out_dir, bool unfinished, struct rp_export_rebuild_summary *sum,
+                              struct rp_error *err)
+{
+    memset(sum, 0, sizeof(*sum));
+    rp_error_clear(err);
+    enum { N = sizeof(rp_store_output_files) / sizeof(rp_store_output_files[0]) };
+    _Static_assert(N == RP_EXPORT_REBUILD_FILES, "one count per output file");
+    char db[4096], partial[N][4200], final[N][4200];
+    if ((size_t)snprintf(db, sizeof(db), "%s/ranpipe.db", out_dir) >= sizeof(db))
+        return rp_error_set(err, RP_ERR_TOOBIG, "path too long: '%s'", out_dir);
+    struct stat st;
+    if (stat(db, &st) != 0)
+        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOENT : RP_ERR_IO,
+                            "cannot open '%s': %s (is '%s' the output directory of a run?)", db, strerror(errno),
+                            out_dir);
+    struct rp_store_params sp = rp_store_default_params();
+    sp.create = false;
+    struct rp_store *s = NULL;
+    enum rp_err rc = rp_store_open(db, &sp, &s, err);
+    if (!rc)
+        rc = rp_store_output_run(s, unfinished, &sum->run_id, &sum->complete, err);
+    size_t n_open = 0;
+    for (size_t i = 0; !rc && i < N; i++) {
+        snprintf(final[i], sizeof(final[i]), "%s/%s", out_dir, rp_store_output_files[i]);
+        snprintf(partial[i], sizeof(partial[i]), "%s.partial", final[i]);
+        struct rebuild_file rf = {.f = fopen(partial[i], "w"), .path = partial[i]};
+        if (!rf.f) {
+            rc = rp_error_set(err, RP_ERR_IO, "cannot create '%s': %s", partial[i], strerror(errno));
+            break;
+        }
+        n_open = i + 1;
+        rc = rp_store_output_foreach(s, sum->run_id, rp_store_output_files[i], rebuild_line, &rf, err);
+        if (rc == RP_ERR_CANCELLED && rf.err_no)
+            rc = rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", partial[i], strerror(rf.err_no));
+        int bad = fflush(rf.f) != 0 || fsync(fileno(rf.f)) != 0;
+        bad |= fclose(rf.f) != 0;
+        if (!rc && bad)
+            rc = rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", partial[i], strerror(errno));
+        sum->lines[i] = rf.lines;
+    }
+    rp_store_close(s);
+    /* Every file complete on disk before any is renamed into place. */
+    for (size_t i = 0; !rc && i < N; i++)
+        if (rename(partial[i], final[i]) != 0)
+            rc = rp_error_set(err, RP_ERR_IO, "cannot rename '%s' to '%s': %s", partial[i], final[i],
+                              strerror(errno));
+    if (rc)
+        for (size_t i = 0; i < n_open; i++)
+            unlink(partial[i]);
     return rc;
 }

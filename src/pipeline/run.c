@@ -1020,9 +1020,7 @@ static void store_doc(struct run *r, struct doc_item *di)
     struct rp_store_document d = {.path = di->path, .content_hash = di->content_hash, .size = di->size,
                                   .mtime = di->mtime};
     enum rp_store_change ch;
-    enum rp_err e = rp_store_begin(r->store, &err);
-    if (!e)
-        e = rp_store_document_upsert(r->store, r->run_id, &d, &di->store_id, &ch, NULL, &err);
+    enum rp_err e = rp_store_document_upsert(r->store, r->run_id, &d, &di->store_id, &ch, NULL, &err);
     if (!e) {
         if (ch == RP_STORE_NEW)
             r->sum->docs_new++;
@@ -1045,16 +1043,33 @@ static void store_doc(struct run *r, struct doc_item *di)
     }
     if (!e && di->doc)
         e = rp_store_chunks_trim(r->store, di->store_id, (int)di->chunks.n, &err);
-    if (!e)
-        e = rp_store_commit(r->store, &err);
     if (e) {
-        rp_store_rollback(r->store, NULL);
         di->store_id = 0;
-        note_failure(r, e, &err);
+        note_failure(r, e, &err); /* take_doc() rolls its transaction back */
     }
 }
 
+static void take_doc_in_tx(struct run *r, struct doc_item *di);
+
+/* A document, its chunks and the output lines they make (chunks.jsonl, an
+ * ingest reject) go into the store in one transaction. */
 static void take_doc(struct run *r, struct doc_item *di)
+{
+    struct rp_error err;
+    rp_error_clear(&err);
+    bool tx = r->store && !r->failed;
+    if (tx && rp_store_begin(r->store, &err) != RP_OK) {
+        note_failure(r, err.code ? err.code : RP_ERR_IO, &err);
+        tx = false;
+    }
+    take_doc_in_tx(r, di);
+    if (tx && !r->failed && rp_store_commit(r->store, &err) != RP_OK)
+        note_failure(r, err.code ? err.code : RP_ERR_IO, &err);
+    else if (tx && r->failed)
+        rp_store_rollback(r->store, NULL);
+}
+
+static void take_doc_in_tx(struct run *r, struct doc_item *di)
 {
     struct rp_error err;
     rp_error_clear(&err);
@@ -1281,9 +1296,37 @@ static enum rp_err setup_tiers(struct run *r, struct rp_error *err)
     return RP_OK;
 }
 
-/* OUT/conflicts.jsonl: parameters that accepted pairs give different
- * defaults or ranges (written whole, then renamed into place). */
-static enum rp_err write_conflicts(struct run *r, struct rp_error *err)
+/* Every output line goes into the store too, in the transaction of the
+ * records it comes from: the store can rebuild every output file. */
+static enum rp_err keep_line(const char *file, size_t seq, const char *line, size_t len, void *ud,
+                             struct rp_error *err)
+{
+    struct run *r = ud;
+    return rp_store_output_add(r->store, r->run_id, file, (int64_t)seq, line, len, err);
+}
+
+/* OUT/conflicts.jsonl's lines: parameters that accepted pairs give
+ * different defaults or ranges. Kept in the store (in the caller's
+ * transaction) and in *text for the file. */
+static enum rp_err conflict_lines(struct run *r, char **text, size_t *len, struct rp_error *err)
+{
+    FILE *f = open_memstream(text, len);
+    if (!f)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    rp_assessor_write_conflicts(r->as, f);
+    if (fclose(f) != 0)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    size_t pos = 0, n, seq = 0;
+    const char *line;
+    enum rp_err e = RP_OK;
+    while (!e && rp_next_line(*text, *len, &pos, &line, &n))
+        if (n)
+            e = rp_store_output_add(r->store, r->run_id, "conflicts.jsonl", (int64_t)seq++, line, n, err);
+    return e;
+}
+
+/* Writes OUT/conflicts.jsonl whole, then renames it into place. */
+static enum rp_err write_conflicts(struct run *r, const char *text, size_t len, struct rp_error *err)
 {
     char path[4096], tmp[4200];
     snprintf(path, sizeof(path), "%s/conflicts.jsonl", r->p->out_dir);
@@ -1291,14 +1334,45 @@ static enum rp_err write_conflicts(struct run *r, struct rp_error *err)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return rp_error_set(err, RP_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-    rp_assessor_write_conflicts(r->as, f);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    if ((len && fwrite(text, 1, len, f) != len) || fflush(f) != 0 || fsync(fileno(f)) != 0) {
         fclose(f);
         return rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
     }
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         return rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     return RP_OK;
+}
+
+/* The end of a run that went through: the store first (conflict lines,
+ * deleted documents, the run's lines marked complete, the run done, in
+ * one transaction), then the files renamed into place. A crash between
+ * the two leaves the store ahead of the files: `ranpipe export --rebuild`
+ * or the next run puts them right. */
+static enum rp_err finish_outputs(struct run *r, struct rp_error *err)
+{
+    char *conflicts = NULL;
+    size_t clen = 0;
+    int64_t gone = 0;
+    enum rp_err e = rp_store_begin(r->store, err);
+    if (!e)
+        e = conflict_lines(r, &conflicts, &clen, err);
+    if (!e)
+        e = rp_store_documents_mark_deleted(r->store, r->run_id, &gone, err);
+    if (!e)
+        e = rp_store_outputs_complete(r->store, r->run_id, err);
+    if (!e)
+        e = rp_store_run_finish(r->store, r->run_id, RP_STORE_RUN_DONE, err);
+    if (!e)
+        e = rp_store_commit(r->store, err);
+    if (e)
+        rp_store_rollback(r->store, NULL);
+    r->sum->docs_deleted = (size_t)gone;
+    if (!e)
+        e = rp_dataset_commit(r->ds, err);
+    if (!e)
+        e = write_conflicts(r, conflicts ? conflicts : "", clen, err);
+    free(conflicts);
+    return e;
 }
 
 enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *summary,
@@ -1393,8 +1467,10 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
             rp_hash_hex(h, cfg_hash);
             rc = rp_store_run_start(r.store, cfg_hash, &r.run_id, err);
         }
-        if (!rc)
+        if (!rc) {
+            rp_dataset_on_line(r.ds, keep_line, &r);
             rc = load_failed(&r, err);
+        }
         if (!rc && r.cfg->route.adaptive) {
             size_t skipped = 0;
             r.adapt = rp_adapt_from_store(r.store, (int)r.cfg->n_tiers, NULL, &skipped, err);
@@ -1436,21 +1512,12 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
         rc = rp_error_set(err, RP_ERR_CANCELLED,
                           "interrupted; the output files were left as they were (run again with the same output "
                           "directory to resume)");
-    if (!rc)
-        rc = rp_dataset_commit(r.ds, err);
-    if (!rc)
-        rc = write_conflicts(&r, err);
     if (!rc) {
-        int64_t gone = 0;
-        rc = rp_store_documents_mark_deleted(r.store, r.run_id, &gone, err);
-        summary->docs_deleted = (size_t)gone;
-    }
-    if (r.store) {
+        rc = finish_outputs(&r, err);
+    } else if (r.store) {
         struct rp_error ferr;
         rp_error_clear(&ferr);
-        enum rp_store_run_status st = summary->interrupted ? RP_STORE_RUN_INTERRUPTED
-                                      : rc                 ? RP_STORE_RUN_FAILED
-                                                           : RP_STORE_RUN_DONE;
+        enum rp_store_run_status st = summary->interrupted ? RP_STORE_RUN_INTERRUPTED : RP_STORE_RUN_FAILED;
         if (rp_store_run_finish(r.store, r.run_id, st, &ferr) != RP_OK)
             rp_warn("%s", ferr.msg);
     }

@@ -124,6 +124,21 @@ const char *const rp__store_migrations[] = {
     "  created REAL NOT NULL DEFAULT " RP_NOW ");"
     "CREATE INDEX history_tier ON history(tier, complexity);"
     "CREATE INDEX history_chunk ON history(chunk_id);",
+
+    /* 1 -> 2: the output files, line by line, so that every one of them can
+     * be rebuilt from the store (ranpipe export --rebuild). A run's lines
+     * are committed with the records they come from; runs.outputs = 1 once
+     * a run has written all of its lines, and the lines of every other run
+     * are then dropped, so the store holds one complete set (plus the lines
+     * of a run that was stopped after it). */
+    "ALTER TABLE runs ADD COLUMN outputs INTEGER NOT NULL DEFAULT 0 CHECK (outputs IN (0, 1));"
+    "CREATE TABLE output_lines ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  file TEXT NOT NULL CHECK (file IN ('dataset.jsonl', 'rejects.jsonl', 'chunks.jsonl',"
+    "    'pending.jsonl', 'conflicts.jsonl')),"
+    "  seq INTEGER NOT NULL CHECK (seq >= 0),"
+    "  line TEXT NOT NULL,"
+    "  PRIMARY KEY (run_id, file, seq)) WITHOUT ROWID;",
 };
 
 const int rp__store_n_migrations =

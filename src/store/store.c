@@ -50,6 +50,11 @@ enum stmt_id {
     ST_HIST_APPEND,
     ST_HIST_ITER,
     ST_FAIL_ITER,
+    ST_OUT_ADD,
+    ST_OUT_COMPLETE,
+    ST_OUT_PRUNE,
+    ST_OUT_RUN,
+    ST_OUT_ITER,
     ST__COUNT
 };
 
@@ -116,6 +121,12 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " FROM chunks c JOIN documents d ON d.id = c.document_id"
                      " WHERE c.status = 'failed' AND d.status <> 'deleted'"
                      " ORDER BY 2, 3",
+    [ST_OUT_ADD] = "INSERT OR REPLACE INTO output_lines(run_id, file, seq, line) VALUES (?1, ?2, ?3, ?4)",
+    [ST_OUT_COMPLETE] = "UPDATE runs SET outputs = (id = ?1)",
+    [ST_OUT_PRUNE] = "DELETE FROM output_lines WHERE run_id <> ?1",
+    /* ?1: unfinished; the last run of all or the last complete one. */
+    [ST_OUT_RUN] = "SELECT id, outputs FROM runs WHERE ?1 OR outputs = 1 ORDER BY id DESC LIMIT 1",
+    [ST_OUT_ITER] = "SELECT line FROM output_lines WHERE run_id = ?1 AND file = ?2 ORDER BY seq",
 };
 
 struct rp_store {
@@ -1012,4 +1023,97 @@ enum rp_err rp_store_failures_foreach(struct rp_store *s, rp_store_failure_cb cb
         return err ? err->code : RP_ERR_IO;
     struct failure_ctx ctx = {cb, ud};
     return iterate(s, st, failure_row, &ctx, what, err);
+}
+
+/* ---- output lines ---- */
+
+const char *const rp_store_output_files[5] = {"dataset.jsonl", "rejects.jsonl", "chunks.jsonl",
+                                              "pending.jsonl", "conflicts.jsonl"};
+
+enum rp_err rp_store_output_add(struct rp_store *s, int64_t run_id, const char *file, int64_t seq,
+                                const char *line, size_t len, struct rp_error *err)
+{
+    const char *what = "keep an output line in";
+    sqlite3_stmt *st = stmt_get(s, ST_OUT_ADD, what, err);
+    if (!st)
+        return err ? err->code : RP_ERR_IO;
+    bind_id(st, 1, run_id);
+    bind_text(st, 2, file);
+    sqlite3_bind_int64(st, 3, seq);
+    sqlite3_bind_text64(st, 4, line, (sqlite3_uint64)len, SQLITE_STATIC, SQLITE_UTF8);
+    return stmt_exec(s, st, what, err);
+}
+
+enum rp_err rp_store_outputs_complete(struct rp_store *s, int64_t run_id, struct rp_error *err)
+{
+    const char *what = "mark a run's output lines complete in";
+    bool own;
+    enum rp_err e = op_begin(s, &own, what, err);
+    if (e)
+        return e;
+    sqlite3_stmt *st = stmt_get(s, ST_OUT_COMPLETE, what, err);
+    e = st ? RP_OK : (err ? err->code : RP_ERR_IO);
+    if (!e) {
+        bind_id(st, 1, run_id);
+        e = stmt_exec(s, st, what, err);
+    }
+    if (!e) {
+        st = stmt_get(s, ST_OUT_PRUNE, what, err);
+        e = st ? RP_OK : (err ? err->code : RP_ERR_IO);
+    }
+    if (!e) {
+        bind_id(st, 1, run_id);
+        e = stmt_exec(s, st, what, err);
+    }
+    return op_end(s, own, e, what, err);
+}
+
+enum rp_err rp_store_output_run(struct rp_store *s, bool unfinished, int64_t *run_id, bool *complete,
+                                struct rp_error *err)
+{
+    const char *what = "find the output lines in";
+    sqlite3_stmt *st = stmt_get(s, ST_OUT_RUN, what, err);
+    if (!st)
+        return err ? err->code : RP_ERR_IO;
+    sqlite3_bind_int(st, 1, unfinished ? 1 : 0);
+    int rc = sqlite3_step(st);
+    enum rp_err e = RP_OK;
+    if (rc == SQLITE_ROW) {
+        *run_id = sqlite3_column_int64(st, 0);
+        *complete = sqlite3_column_int(st, 1) != 0;
+    } else if (rc == SQLITE_DONE) {
+        e = rp_error_set(err, RP_ERR_NOENT,
+                         "'%s' holds no %srun whose output lines are complete (a store from before "
+                         "schema version 2 has none until the next run)",
+                         s->path, unfinished ? "" : "finished ");
+    } else {
+        e = db_fail(s, what, err);
+    }
+    stmt_done(st);
+    return e;
+}
+
+struct line_ctx {
+    rp_store_line_cb cb;
+    void *ud;
+};
+
+static int line_row(sqlite3_stmt *st, const void *ctx)
+{
+    const struct line_ctx *c = ctx;
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    return c->cb(t ? t : "", (size_t)sqlite3_column_bytes(st, 0), c->ud);
+}
+
+enum rp_err rp_store_output_foreach(struct rp_store *s, int64_t run_id, const char *file,
+                                    rp_store_line_cb cb, void *ud, struct rp_error *err)
+{
+    const char *what = "read the output lines of";
+    sqlite3_stmt *st = stmt_get(s, ST_OUT_ITER, what, err);
+    if (!st)
+        return err ? err->code : RP_ERR_IO;
+    bind_id(st, 1, run_id);
+    bind_text(st, 2, file);
+    struct line_ctx ctx = {cb, ud};
+    return iterate(s, st, line_row, &ctx, what, err);
 }

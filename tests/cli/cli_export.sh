@@ -31,7 +31,7 @@ printf '%s\n\n' "$SP" >"$T/prompt.txt"
 for f in $FORMATS; do
   expect_exit 0 "$f: defaults" "$RANPIPE_BIN" export "$T/run" --format "$f"
   ok_if "$f: one-line summary with pairs and documents per split" \
-    grep -qx "ranpipe export: $N pairs from $D documents as $f in $T/run/export-$f: train.jsonl $N pairs from $D documents" <<<"$ERR"
+    grep -qxF "ranpipe export: $N pairs from $D documents as $f in $T/run/export-$f (read from $T/run/ranpipe.db (run 1)): train.jsonl $N pairs from $D documents" <<<"$ERR"
   echo "$f $T/run/export-$f 0 keep 0" >>"$T/variants"
 
   expect_exit 0 "$f: system prompt, metadata stripped, split" "$RANPIPE_BIN" export "$T/run" \
@@ -186,14 +186,42 @@ ok_if "run: says --format is needed" grep -q -- "--split belongs to an export: g
 # ranpipe run --format: the same export, in the same step.
 expect_exit 0 "run with --format" "$RANPIPE_BIN" run "$EX" -o "$T/run2" --format sharegpt --split 50/25/25 \
   --system-prompt "$SP" --metadata strip
-ok_if "run: the export's summary" grep -q "^ranpipe run: $N pairs from $D documents as sharegpt in $T/run2/export-sharegpt: " <<<"$ERR"
+ok_if "run: the export's summary" grep -qF "ranpipe run: $N pairs from $D documents as sharegpt in $T/run2/export-sharegpt (read from $T/run2/ranpipe.db (run 1)): " <<<"$ERR"
 ok_if "run: the same files as ranpipe export" diff -r "$T/run2/export-sharegpt" "$T/strip-sharegpt"
 ok_if "no .partial file is left anywhere" test -z "$(find "$T" -name '*.partial')"
+
+# The store is the source of truth: the same export from dataset.jsonl, and
+# every output file rebuilt from OUT/ranpipe.db line for line.
+expect_exit 0 "export --from file" "$RANPIPE_BIN" export "$T/run" --format messages --from file -o "$T/fromfile"
+ok_if "says it read the file" grep -qF "(read from $T/run/dataset.jsonl)" <<<"$ERR"
+ok_if "--from file gives the files the store gives" diff -r "$T/fromfile" "$T/run/export-messages"
+mkdir -p "$T/orig"
+cp "$T/run"/*.jsonl "$T/orig/"
+rm -f "$T/run"/*.jsonl
+expect_exit 0 "export --rebuild with the output files deleted" "$RANPIPE_BIN" export --rebuild "$T/run"
+ok_if "names the run and counts the lines" grep -qF "rebuilt $T/run from run 1 of $T/run/ranpipe.db: dataset.jsonl $N lines" <<<"$ERR"
+for f in dataset rejects chunks pending conflicts; do
+  ok_if "rebuilt $f.jsonl is byte for byte the run's" cmp "$T/orig/$f.jsonl" "$T/run/$f.jsonl"
+done
+expect_exit 0 "export from the store with dataset.jsonl gone" bash -c 'rm "$1/dataset.jsonl" && "$2" export "$1" --format messages -o "$3"' _ "$T/run" "$RANPIPE_BIN" "$T/nofile"
+ok_if "the same export without the file" diff -r "$T/nofile" "$T/run/export-messages"
+cp "$T/orig/dataset.jsonl" "$T/run/"
+expect_exit 1 "--from store on a dataset file" "$RANPIPE_BIN" export "$T/run/dataset.jsonl" --format text --from store
+ok_if "says the store needs the directory" grep -q "needs the run's output directory" <<<"$ERR"
+mkdir -p "$T/nodb" && cp "$T/orig/dataset.jsonl" "$T/nodb/"
+expect_exit 0 "no store: the dataset file is read" "$RANPIPE_BIN" export "$T/nodb" --format text
+ok_if "says it read the file" grep -qF "(read from $T/nodb/dataset.jsonl)" <<<"$ERR"
+expect_exit 1 "--rebuild without a store" "$RANPIPE_BIN" export --rebuild "$T/nodb"
+ok_if "names the missing store" grep -qF "$T/nodb/ranpipe.db" <<<"$ERR"
+expect_exit 1 "--from store without a store" "$RANPIPE_BIN" export "$T/nodb" --format text --from store
+expect_exit 2 "--unfinished without --rebuild" "$RANPIPE_BIN" export "$T/run" --format text --unfinished
+expect_exit 2 "--rebuild with --format" "$RANPIPE_BIN" export "$T/run" --rebuild --format text
+expect_exit 2 "bad --from" "$RANPIPE_BIN" export "$T/run" --format text --from db
 
 # Help tells about the command.
 expect_exit 0 "export --help" "$RANPIPE_BIN" export --help
 ok_if "export --help names every format and option" bash -c '
-  for w in messages sharegpt alpaca completions text --split --system-prompt-file --metadata --seed -o; do
+  for w in messages sharegpt alpaca completions text --split --system-prompt-file --metadata --seed -o --from --rebuild --unfinished; do
     grep -q -- "$w" <<<"$1" || { echo "missing $w"; exit 1; }; done' _ "$OUT"
 expect_exit 0 "ranpipe --help" "$RANPIPE_BIN" --help
 ok_if "lists export" grep -q "^  export " <<<"$OUT"

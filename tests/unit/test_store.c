@@ -255,8 +255,9 @@ static void test_migrate_from_v0(void **state)
     free(t);
 }
 
-/* Stepwise: v1 with data, then a later step on top; a newer file than the
- * code knows is refused with both versions named. */
+/* Stepwise: v1 with data, then the real later steps (the data survives
+ * them), then a step this code does not know: a newer file than the code
+ * is refused with both versions named. */
 static void test_migrate_steps_and_newer(void **state)
 {
     struct fx *f = *state;
@@ -266,25 +267,91 @@ static void test_migrate_steps_and_newer(void **state)
     assert_int_equal(rp__store_open_with(f->db, NULL, v1, 1, &s, &err), RP_OK);
     int64_t run;
     OK(rp_store_run_start(s, "c", &run, E));
+    OK(rp_store_run_finish(s, run, RP_STORE_RUN_DONE, E));
     rp_store_close(s);
 
-    const char *v2[] = {rp__store_migrations[0],
-                        "ALTER TABLE runs ADD COLUMN note TEXT DEFAULT 'x';"
-                        "CREATE INDEX runs_note ON runs(note);"};
-    assert_int_equal(rp__store_open_with(f->db, NULL, v2, 2, &s, &err), RP_OK);
-    assert_int_equal(rp_store_schema_version(s), 2);
+    /* The real steps from v1 on: the run is still there, and a run from
+     * before schema version 2 has no output lines to rebuild from. */
+    assert_int_equal(rp_store_open(f->db, NULL, &s, &err), RP_OK);
+    assert_int_equal(rp_store_schema_version(s), RP_STORE_SCHEMA_VERSION);
+    int64_t out_run = 0;
+    bool complete = true;
+    assert_int_equal(rp_store_output_run(s, false, &out_run, &complete, &err), RP_ERR_NOENT);
+    assert_non_null(strstr(err.msg, "schema version 2"));
     rp_store_close(s);
-    char *t = query1(f->db, "SELECT note FROM runs");
+    char *t = query1(f->db, "SELECT config_hash || status FROM runs");
+    assert_string_equal(t, "cdone");
+    free(t);
+
+    /* One step more than this code knows. */
+    const char *next[RP_STORE_SCHEMA_VERSION + 1];
+    for (int i = 0; i < RP_STORE_SCHEMA_VERSION; i++)
+        next[i] = rp__store_migrations[i];
+    next[RP_STORE_SCHEMA_VERSION] = "ALTER TABLE runs ADD COLUMN note TEXT DEFAULT 'x';"
+                                    "CREATE INDEX runs_note ON runs(note);";
+    assert_int_equal(rp__store_open_with(f->db, NULL, next, RP_STORE_SCHEMA_VERSION + 1, &s, &err), RP_OK);
+    assert_int_equal(rp_store_schema_version(s), RP_STORE_SCHEMA_VERSION + 1);
+    rp_store_close(s);
+    t = query1(f->db, "SELECT note FROM runs");
     assert_string_equal(t, "x");
     free(t);
 
-    /* This code knows one version; the file has two. */
     s = (struct rp_store *)1;
     assert_int_equal(rp_store_open(f->db, NULL, &s, &err), RP_ERR_UNSUPPORTED);
     assert_null(s);
     assert_non_null(strstr(err.msg, f->db));
-    assert_non_null(strstr(err.msg, "version 2"));
-    assert_non_null(strstr(err.msg, "version 1"));
+    char want[64];
+    snprintf(want, sizeof(want), "version %d", RP_STORE_SCHEMA_VERSION + 1);
+    assert_non_null(strstr(err.msg, want));
+    snprintf(want, sizeof(want), "version %d", RP_STORE_SCHEMA_VERSION);
+    assert_non_null(strstr(err.msg, want));
+}
+
+/* Output lines: kept per run and file in order; a run marked complete
+ * drops every other run's lines; the rebuild run is the last complete one,
+ * or with unfinished the last of all. */
+static void test_output_lines(void **state)
+{
+    struct fx *f = *state;
+    struct rp_error err;
+    struct rp_store *s = NULL;
+    assert_int_equal(rp_store_open(f->db, NULL, &s, &err), RP_OK);
+    int64_t r1, r2, got;
+    bool complete;
+    OK(rp_store_run_start(s, "c", &r1, E));
+    assert_int_equal(rp_store_output_run(s, false, &got, &complete, &err), RP_ERR_NOENT);
+    OK(rp_store_output_run(s, true, &got, &complete, E));
+    assert_int_equal(got, r1);
+    assert_false(complete);
+    OK(rp_store_begin(s, E));
+    OK(rp_store_output_add(s, r1, "dataset.jsonl", 0, "{\"a\":1}", 7, E));
+    OK(rp_store_output_add(s, r1, "dataset.jsonl", 1, "{\"a\":2}xx", 7, E));
+    OK(rp_store_output_add(s, r1, "rejects.jsonl", 0, "{\"r\":1}", 7, E));
+    /* A name that is not an output file is refused by the schema. */
+    assert_int_not_equal(rp_store_output_add(s, r1, "../evil", 0, "x", 1, &err), RP_OK);
+    OK(rp_store_commit(s, E));
+    OK(rp_store_outputs_complete(s, r1, E));
+    OK(rp_store_output_run(s, false, &got, &complete, E));
+    assert_int_equal(got, r1);
+    assert_true(complete);
+
+    /* A second run, stopped part-way: the first stays the rebuild run. */
+    OK(rp_store_run_start(s, "c", &r2, E));
+    OK(rp_store_output_add(s, r2, "dataset.jsonl", 0, "{\"b\":1}", 7, E));
+    OK(rp_store_output_run(s, false, &got, &complete, E));
+    assert_int_equal(got, r1);
+    OK(rp_store_output_run(s, true, &got, &complete, E));
+    assert_int_equal(got, r2);
+    assert_false(complete);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM output_lines"), 4);
+
+    /* It completes: only its lines are kept. */
+    OK(rp_store_outputs_complete(s, r2, E));
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM output_lines"), 1);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM runs WHERE outputs = 1"), 1);
+    OK(rp_store_output_run(s, false, &got, &complete, E));
+    assert_int_equal(got, r2);
+    rp_store_close(s);
 }
 
 /* A failing step leaves the database at the version before it, whole. */
@@ -995,6 +1062,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_without_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v0, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_steps_and_newer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_failure_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, setup, teardown),
