@@ -45,17 +45,17 @@ struct rp_progress_tier {
 };
 
 struct rp_progress_snapshot {
-    double elapsed_s;                /* since the run started: the object's only clock */
-    uint64_t docs_done, docs_total;  /* docs_total grows while ingest is still finding files */
-    bool totals_final;               /* ingest is done: the totals no longer grow */
+    double elapsed_s;               /* since the run started: the object's only clock */
+    uint64_t docs_done, docs_total; /* docs_total grows while ingest is still finding files */
+    bool totals_final;              /* ingest is done: the totals no longer grow */
     uint64_t chunks_done, chunks_total;
     uint64_t pairs_accepted, pairs_rejected;
-    uint64_t gen_tokens;             /* cumulative generated tokens */
-    uint64_t errors;                 /* failed files + failed requests */
+    uint64_t gen_tokens; /* cumulative generated tokens */
+    uint64_t errors;     /* failed files + failed requests */
     uint64_t cache_hits;
-    size_t n_tiers;                  /* at most RP_PROGRESS_MAX_TIERS are shown */
+    size_t n_tiers; /* at most RP_PROGRESS_MAX_TIERS are shown */
     struct rp_progress_tier tiers[RP_PROGRESS_MAX_TIERS];
-    const char *note;                /* optional short text, e.g. the current bottleneck; NULL for none */
+    const char *note; /* optional short text, e.g. the current bottleneck; NULL for none */
 };
 
 enum rp_progress_mode {
@@ -66,10 +66,11 @@ enum rp_progress_mode {
 };
 
 struct rp_progress_params {
-    int fd;                  /* where to write (default 2) */
+    int fd; /* where to write (default 2) */
     enum rp_progress_mode mode;
     double plain_interval_s; /* PLAIN: seconds of elapsed_s between lines (default 10) */
-    int width;               /* TTY: columns; 0 asks the terminal (TIOCGWINSZ) on every redraw, 100 if it cannot say */
+    int width; /* TTY: columns; 0 asks the terminal (TIOCGWINSZ) on every redraw, 100 if it cannot
+                  say */
 };
 
 struct rp_progress_params rp_progress_default_params(void);

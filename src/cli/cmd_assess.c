@@ -56,7 +56,7 @@ void rp_cmd_assess_help(void)
            "      --conflicts FILE       write parameters given different defaults or\n"
            "                             ranges by accepted records (JSON Lines)\n"
            "      --log-level L          debug, info, warn, error (default: info)\n"
-           "      --log-format F         text, or json lines (default: text)\n"
+           "      --log-format F         text or json lines (default: text)\n"
            "  -q, --quiet                no summary on standard error\n"
            "  -h, --help                 show this help\n"
            "\n"

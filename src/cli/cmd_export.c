@@ -62,7 +62,7 @@ void rp_cmd_export_help(void)
            "                               strip: only the format's own keys\n"
            "      --seed N                 split seed (default: 0)\n"
            "      --log-level L            debug, info, warn, error (default: info)\n"
-           "      --log-format F           text, or json lines (default: text)\n"
+           "      --log-format F           text or json lines (default: text)\n"
            "  -q, --quiet                  no summary; only warnings and errors\n"
            "  -h, --help                   show this help\n"
            "\n"

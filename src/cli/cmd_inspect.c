@@ -42,7 +42,7 @@ void rp_cmd_inspect_help(void)
            "      --chunk-tokens N   maximum tokens per chunk (default: %zu)\n"
            "      --chunk-overlap N  tokens repeated between chunks (default: %zu)\n"
            "      --log-level L      debug, info, warn, error (default: info)\n"
-           "      --log-format F     text, or json lines (default: text)\n"
+           "      --log-format F     text or json lines (default: text)\n"
            "  -h, --help             show this help\n"
            "\n"
            "Exit status: 0 when every file was read, 1 when any failed (each failure\n"

@@ -89,7 +89,7 @@ void rp_cmd_run_help(void)
            "      --chunk-overlap N  tokens repeated between chunks of one section (default: %zu)\n"
            "      --seed N           run seed, mixed with each chunk's hash (default: 24301)\n"
            "      --log-level L      debug, info, warn, error (default: info)\n"
-           "      --log-format F     text, or json lines (default: text)\n"
+           "      --log-format F     text or json lines (default: text)\n"
            "  -q, --quiet            only warnings and errors\n"
            "  -h, --help             show this help\n"
            "\n"

@@ -31,7 +31,7 @@ void rp_cmd_worker_help(void)
            "      --gpu-layers N     layers offloaded to a GPU build (-1: all, auto)\n"
            "      --temperature F, --top-k N, --top-p F, --max-tokens N   sampling\n"
            "      --log-level L      debug, info, warn, error\n"
-           "      --log-format F     text, or json lines (default: text)\n"
+           "      --log-format F     text or json lines (default: text)\n"
            "  -h, --help             show this help\n");
 }
 

@@ -48,7 +48,7 @@ struct rp_progress {
     enum rp_progress_mode mode; /* resolved: TTY, PLAIN or OFF */
     struct sample samples[MAX_SAMPLES];
     size_t n_samples;
-    double last_t;      /* elapsed_s of the last snapshot taken */
+    double last_t; /* elapsed_s of the last snapshot taken */
     bool have_last;
     double next_plain_t; /* PLAIN: the next line is due at this elapsed_s */
     bool finished;
@@ -185,7 +185,8 @@ static void take_sample(struct rp_progress *pr, const struct rp_progress_snapsho
     pr->samples[pr->n_samples++] = cur;
 }
 
-static struct rates compute_rates(const struct rp_progress *pr, const struct rp_progress_snapshot *s)
+static struct rates compute_rates(const struct rp_progress *pr,
+                                  const struct rp_progress_snapshot *s)
 {
     struct sample base = {0, 0, 0, 0}; /* the start of the run */
     for (size_t i = 0; i < pr->n_samples; i++)
@@ -252,14 +253,15 @@ static void render_plain(const struct rp_progress_snapshot *s, const struct rate
     char eta[16], el[16];
     format_eta(s, r, eta, sizeof(eta));
     rp_progress_format_duration(s->elapsed_s, el, sizeof(el));
-    sb_printf(b,
-              "progress: docs %llu/%llu%s, chunks %llu/%llu%s (%d%%), pairs %llu ok / %llu rejected, "
-              "%.1f docs/h, %.1f chunks/s, %.0f tok/s, elapsed %s, ETA %s",
-              (unsigned long long)s->docs_done, (unsigned long long)s->docs_total, more(s),
-              (unsigned long long)s->chunks_done, (unsigned long long)s->chunks_total, more(s),
-              percent(s->chunks_done, s->chunks_total), (unsigned long long)s->pairs_accepted,
-              (unsigned long long)s->pairs_rejected, r->docs_per_h, r->chunks_per_s,
-              r->tokens_per_s, el, eta);
+    sb_printf(
+        b,
+        "progress: docs %llu/%llu%s, chunks %llu/%llu%s (%d%%), pairs %llu ok / %llu rejected, "
+        "%.1f docs/h, %.1f chunks/s, %.0f tok/s, elapsed %s, ETA %s",
+        (unsigned long long)s->docs_done, (unsigned long long)s->docs_total, more(s),
+        (unsigned long long)s->chunks_done, (unsigned long long)s->chunks_total, more(s),
+        percent(s->chunks_done, s->chunks_total), (unsigned long long)s->pairs_accepted,
+        (unsigned long long)s->pairs_rejected, r->docs_per_h, r->chunks_per_s, r->tokens_per_s, el,
+        eta);
     if (shown_tiers(s) > 0) {
         sb_printf(b, ", ");
         put_tiers(b, s, false);

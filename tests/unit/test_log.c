@@ -161,11 +161,13 @@ static void json_escaping(void **state)
     char buf[1024];
     /* Quotes, backslashes, every kind of control character, DEL, and valid
      * multibyte characters kept as they are. */
-    const char *msg = "say \"hi\"\\ \x01\x1f\n\r\t\b\f\x7f caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa1";
+    const char *msg =
+        "say \"hi\"\\ \x01\x1f\n\r\t\b\f\x7f caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa1";
     size_t n = rp_log_format_json(buf, sizeof(buf), RP_LOG_ERROR, msg);
     assert_int_equal(n, strlen(buf));
     assert_int_equal(buf[n - 1], '\n');
-    assert_non_null(strstr(buf, "\"msg\":\"say \\\"hi\\\"\\\\ \\u0001\\u001f\\n\\r\\t\\b\\f\\u007f caf"));
+    assert_non_null(
+        strstr(buf, "\"msg\":\"say \\\"hi\\\"\\\\ \\u0001\\u001f\\n\\r\\t\\b\\f\\u007f caf"));
     for (size_t i = 0; i < n - 1; i++)
         assert_true((unsigned char)buf[i] >= 0x20); /* no raw control characters */
     json_t *o = parse_line(buf, n);
@@ -180,7 +182,12 @@ static void json_invalid_utf8(void **state)
     char buf[1024];
     /* A lone byte, a stray continuation, an overlong '/', a surrogate, a
      * code point above U+10FFFF and a sequence cut off at the end. */
-    const char *msg = "a\xff" "b\x80" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf4\x90\x80\x80" "f\xe2\x82";
+    const char *msg = "a\xff"
+                      "b\x80"
+                      "c\xc0\xaf"
+                      "d\xed\xa0\x80"
+                      "e\xf4\x90\x80\x80"
+                      "f\xe2\x82";
     size_t n = rp_log_format_json(buf, sizeof(buf), RP_LOG_WARN, msg);
     assert_true(rp_utf8_valid(buf, n, NULL));
     json_t *o = parse_line(buf, n);
@@ -263,7 +270,8 @@ static void tty_hooks(void **state)
     rp_warn("three");
     char *out = capture_end(&c);
     assert_string_equal(hook_trace, "A<>A<>");
-    assert_string_equal(out, "ranpipe: warning: one\nranpipe: warning: two\nranpipe: warning: three\n");
+    assert_string_equal(out,
+                        "ranpipe: warning: one\nranpipe: warning: two\nranpipe: warning: three\n");
     free(out);
 }
 

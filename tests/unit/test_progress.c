@@ -97,8 +97,8 @@ static struct rp_progress_snapshot snap_at(int t)
     };
     s.tiers[0] = (struct rp_progress_tier){"small", 7 * (uint64_t)t, 14 * (uint64_t)t, "ok"};
     s.tiers[1] = (struct rp_progress_tier){"medium", 2 * (uint64_t)t, 4 * (uint64_t)t, "ok"};
-    s.tiers[2] = (struct rp_progress_tier){"large", (uint64_t)t, 2 * (uint64_t)t,
-                                           t >= 20 ? "open" : NULL};
+    s.tiers[2] =
+        (struct rp_progress_tier){"large", (uint64_t)t, 2 * (uint64_t)t, t >= 20 ? "open" : NULL};
     return s;
 }
 
@@ -229,9 +229,17 @@ static void duration_format(void **state)
     static const struct {
         double s;
         const char *want;
-    } cases[] = {{0, "0s"},          {42, "42s"},         {59.4, "59s"},     {59.6, "1m00s"},
-                 {245, "4m05s"},     {3599, "59m59s"},    {3600, "1h00m"},   {4980, "1h23m"},
-                 {100 * 3600 + 61, "100h01m"}, {1000.0 * 3600, ">999h"}, {-1, "?"}};
+    } cases[] = {{0, "0s"},
+                 {42, "42s"},
+                 {59.4, "59s"},
+                 {59.6, "1m00s"},
+                 {245, "4m05s"},
+                 {3599, "59m59s"},
+                 {3600, "1h00m"},
+                 {4980, "1h23m"},
+                 {100 * 3600 + 61, "100h01m"},
+                 {1000.0 * 3600, ">999h"},
+                 {-1, "?"}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char buf[16];
         rp_progress_format_duration(cases[i].s, buf, sizeof(buf));
@@ -351,7 +359,8 @@ static void rates_window(void **state)
     /* t = 120: window t 90..120: 60 chunks, 1 doc (11 -> 12) in 30 s. */
     const char *l120 = line_with(o.b, "elapsed 2m00s");
     assert_non_null(strstr(l120, "chunks 720/1000 (72%)"));
-    assert_non_null(strstr(l120, "120.0 docs/h, 2.0 chunks/s, 100 tok/s, elapsed 2m00s, ETA 2m20s"));
+    assert_non_null(
+        strstr(l120, "120.0 docs/h, 2.0 chunks/s, 100 tok/s, elapsed 2m00s, ETA 2m20s"));
     free(o.b);
 }
 
@@ -361,8 +370,8 @@ static void eta_unknown_and_done(void **state)
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     struct rp_progress *pr = new_on(fds[1], RP_PROGRESS_PLAIN, 1, 0);
-    struct rp_progress_snapshot s = {.elapsed_s = 1, .chunks_done = 0, .chunks_total = 10,
-                                     .totals_final = true};
+    struct rp_progress_snapshot s = {
+        .elapsed_s = 1, .chunks_done = 0, .chunks_total = 10, .totals_final = true};
     rp_progress_update(pr, &s); /* rate 0 */
     s.elapsed_s = 2;
     s.chunks_done = 4;
@@ -376,7 +385,8 @@ static void eta_unknown_and_done(void **state)
     close(fds[1]);
     struct out o = read_all(fds[0]);
     close(fds[0]);
-    assert_non_null(strstr(line_with(o.b, "elapsed 1s"), "0.0 chunks/s, 0 tok/s, elapsed 1s, ETA ?,"));
+    assert_non_null(
+        strstr(line_with(o.b, "elapsed 1s"), "0.0 chunks/s, 0 tok/s, elapsed 1s, ETA ?,"));
     assert_non_null(strstr(line_with(o.b, "elapsed 2s"), "chunks 4/10+ (40%)"));
     assert_non_null(strstr(line_with(o.b, "elapsed 2s"), "ETA ?,"));
     assert_non_null(strstr(line_with(o.b, "elapsed 3s"), "chunks 10/10 (100%)"));
@@ -553,9 +563,12 @@ static void tty_in_pipe(void **state)
     assert_string_equal(scr.error, "");
     n = screen_lines(&scr, rows, 8);
     assert_int_equal(n, 5);
-    assert_string_equal(rows[2], "[##------------------]  12% chunks 144/1200+  docs 2/40+  elapsed 12s  ETA ?");
-    assert_string_equal(rows[3], "pairs 240 ok / 36 rejected  600.0 docs/h  12.0 chunks/s  500 tok/s  cache hits ");
-    assert_string_equal(rows[4], "tiers small 70% (168 pairs) medium 20% (48 pairs) large 10% (24 pairs)  note: l");
+    assert_string_equal(
+        rows[2], "[##------------------]  12% chunks 144/1200+  docs 2/40+  elapsed 12s  ETA ?");
+    assert_string_equal(
+        rows[3], "pairs 240 ok / 36 rejected  600.0 docs/h  12.0 chunks/s  500 tok/s  cache hits ");
+    assert_string_equal(
+        rows[4], "tiers small 70% (168 pairs) medium 20% (48 pairs) large 10% (24 pairs)  note: l");
     for (int i = 0; i < n; i++) {
         assert_true(code_points(rows[i]) <= 79);
         free(rows[i]);
@@ -574,9 +587,10 @@ static void tty_width_utf8(void **state)
         struct rp_progress *pr = new_on(fds[1], RP_PROGRESS_TTY, 1, width);
         struct rp_progress_snapshot s = snap_at(10);
         s.n_tiers = 2;
-        s.tiers[0] = (struct rp_progress_tier){"\xce\xbc\xce\xb9\xce\xba\xcf\x81\xcf\x8c", 5, 1, "ok"};
-        s.tiers[1] = (struct rp_progress_tier){"\xe5\xa4\xa7\xe5\x9e\x8b\xf0\x9f\x93\xa1", 5, 1,
-                                               "degraded"};
+        s.tiers[0] =
+            (struct rp_progress_tier){"\xce\xbc\xce\xb9\xce\xba\xcf\x81\xcf\x8c", 5, 1, "ok"};
+        s.tiers[1] =
+            (struct rp_progress_tier){"\xe5\xa4\xa7\xe5\x9e\x8b\xf0\x9f\x93\xa1", 5, 1, "degraded"};
         rp_progress_update(pr, &s);
         rp_progress_free(pr); /* erases the block */
         close(fds[1]);
@@ -598,10 +612,13 @@ static void tty_width_utf8(void **state)
         if (width == 9) /* the cut falls inside the Greek name */
             assert_string_equal(rows[2], "tiers \xce\xbc\xce\xb9");
         if (width == 28) /* ... and inside the Japanese one */
-            assert_string_equal(rows[2], "tiers \xce\xbc\xce\xb9\xce\xba\xcf\x81\xcf\x8c 50% (1 pairs) \xe5\xa4\xa7");
+            assert_string_equal(
+                rows[2],
+                "tiers \xce\xbc\xce\xb9\xce\xba\xcf\x81\xcf\x8c 50% (1 pairs) \xe5\xa4\xa7");
         if (width == 30) /* ... right after the emoji (4 bytes) */
-            assert_string_equal(rows[2], "tiers \xce\xbc\xce\xb9\xce\xba\xcf\x81\xcf\x8c 50% (1 pairs) "
-                                         "\xe5\xa4\xa7\xe5\x9e\x8b\xf0\x9f\x93\xa1");
+            assert_string_equal(rows[2],
+                                "tiers \xce\xbc\xce\xb9\xce\xba\xcf\x81\xcf\x8c 50% (1 pairs) "
+                                "\xe5\xa4\xa7\xe5\x9e\x8b\xf0\x9f\x93\xa1");
         for (int i = 0; i < n; i++)
             free(rows[i]);
         /* free() left nothing on the screen. */
@@ -669,8 +686,10 @@ static void *pty_drawer(void *arg)
 static void pty_log_line(char *buf, size_t cap, int thread, int i)
 {
     /* Long enough that a torn write would show; the same text for the check. */
-    snprintf(buf, cap, "thread %d line %03d \xc3\xa9t\xc3\xa9 abcdefghijklmnopqrstuvwxyz0123456789 end-%d-%03d",
-             thread, i, thread, i);
+    snprintf(
+        buf, cap,
+        "thread %d line %03d \xc3\xa9t\xc3\xa9 abcdefghijklmnopqrstuvwxyz0123456789 end-%d-%03d",
+        thread, i, thread, i);
 }
 
 static void *pty_logger(void *arg)
