@@ -297,7 +297,8 @@ static enum rp_err worker_spawn(struct lb *l, struct worker *w, struct rp_error 
     char *argv[] = {l->exe, "worker", "--fds", a_fds, "--model", l->model_path, "--ctx", a_ctx,
                     "--parallel", a_par, "--threads", a_thr, "--batch", a_bat, "--gpu-layers", a_gpu,
                     "--temperature", a_tmp, "--top-k", a_tk, "--top-p", a_tp, "--max-tokens", a_mt,
-                    "--log-level", (char *)level_name(), NULL};
+                    "--log-level", (char *)level_name(), "--log-format",
+                    rp_log_get_format() == RP_LOG_FORMAT_JSON ? "json" : "text", NULL};
 
     pid_t pid = fork();
     if (pid < 0) {

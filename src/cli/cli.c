@@ -104,3 +104,47 @@ bool rp_cli_set_log_level(const char *s)
     rp_log_set_level(l);
     return true;
 }
+
+bool rp_cli_opt_log_format(const char *cmd, const char *val)
+{
+    enum rp_log_format f;
+    if (!rp_log_parse_format(val, &f)) {
+        rp_cli_usage_error(cmd, "unknown log format '%s' (text, json)", val);
+        return false;
+    }
+    rp_log_set_format(f);
+    return true;
+}
+
+void rp_cli_log_env(void)
+{
+    const char *s = getenv("RANPIPE_LOG_FORMAT");
+    enum rp_log_format f;
+    if (s && *s) {
+        if (rp_log_parse_format(s, &f))
+            rp_log_set_format(f);
+        else
+            rp_warn("ignoring RANPIPE_LOG_FORMAT='%s': not text or json", s);
+    }
+    s = getenv("RANPIPE_LOG_LEVEL");
+    if (s && *s && !rp_cli_set_log_level(s))
+        rp_warn("ignoring RANPIPE_LOG_LEVEL='%s': not debug, info, warn, error or none", s);
+}
+
+bool rp_cli_parse_progress(const char *s, enum rp_progress_mode *out)
+{
+    static const struct {
+        const char *name;
+        enum rp_progress_mode mode;
+    } modes[] = {{"auto", RP_PROGRESS_AUTO},
+                 {"tty", RP_PROGRESS_TTY},
+                 {"plain", RP_PROGRESS_PLAIN},
+                 {"off", RP_PROGRESS_OFF}};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(s, modes[i].name) == 0) {
+            *out = modes[i].mode;
+            return true;
+        }
+    }
+    return false;
+}

@@ -15,6 +15,7 @@
 
 #include "ranpipe/buf.h"
 #include "ranpipe/export.h"
+#include "ranpipe/progress.h"
 
 #define RP_EXIT_OK 0
 #define RP_EXIT_FAIL 1
@@ -77,6 +78,25 @@ bool rp_cli_opt_float(const char *cmd, const char *opt, const char *val, float m
 
 /* Applies --log-level / --quiet style settings; false on a bad level. */
 bool rp_cli_set_log_level(const char *s);
+
+/*
+ * --log-format text|json, taken by every command that takes --log-level: a
+ * command puts RP_CLI_LOG_OPTIONS in its getopt_long table and hands the
+ * value of RP_CLI_OPT_LOG_FORMAT to rp_cli_opt_log_format(), which sets the
+ * format, or prints the usage error ("unknown log format 'x' (text, json)")
+ * and returns false (the caller exits with RP_EXIT_USAGE).
+ */
+enum { RP_CLI_OPT_LOG_FORMAT = 0x1100 };
+#define RP_CLI_LOG_OPTIONS {"log-format", required_argument, NULL, RP_CLI_OPT_LOG_FORMAT}
+bool rp_cli_opt_log_format(const char *cmd, const char *val);
+
+/* Applies $RANPIPE_LOG_LEVEL and $RANPIPE_LOG_FORMAT when set (main calls
+ * it before a command parses its options, which override them). A bad value
+ * is ignored with a warning. */
+void rp_cli_log_env(void);
+
+/* Parses a --progress value: "auto", "tty", "plain", "off"; false if unknown. */
+bool rp_cli_parse_progress(const char *s, enum rp_progress_mode *out);
 
 /*
  * Export options, shared by `ranpipe export` and `ranpipe run --format`

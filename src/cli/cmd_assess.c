@@ -56,6 +56,7 @@ void rp_cmd_assess_help(void)
            "      --conflicts FILE       write parameters given different defaults or\n"
            "                             ranges by accepted records (JSON Lines)\n"
            "      --log-level L          debug, info, warn, error (default: info)\n"
+           "      --log-format F         text or json lines (default: text)\n"
            "  -q, --quiet                no summary on standard error\n"
            "  -h, --help                 show this help\n"
            "\n"
@@ -81,6 +82,7 @@ static const struct option assess_options[] = {
     {"judge", required_argument, NULL, OPT_JUDGE},
     {"conflicts", required_argument, NULL, OPT_CONFLICTS},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    RP_CLI_LOG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -212,6 +214,10 @@ int rp_cmd_assess(int argc, char **argv)
         case OPT_LOG_LEVEL:
             if (!rp_cli_set_log_level(optarg))
                 return rp_cli_usage_error("assess", "unknown log level '%s'", optarg);
+            break;
+        case RP_CLI_OPT_LOG_FORMAT:
+            if (!rp_cli_opt_log_format("assess", optarg))
+                return RP_EXIT_USAGE;
             break;
         case 'q': quiet = true; break;
         case 'h': rp_cmd_assess_help(); return RP_EXIT_OK;

@@ -78,6 +78,7 @@ void rp_cmd_export_help(void)
            "                               strip: only the format's own keys\n"
            "      --seed N                 split seed (default: 0)\n"
            "      --log-level L            debug, info, warn, error (default: info)\n"
+           "      --log-format F           text or json lines (default: text)\n"
            "  -q, --quiet                  no summary; only warnings and errors\n"
            "  -h, --help                   show this help\n"
            "\n"
@@ -297,6 +298,7 @@ static const struct option export_options[] = {
     {"unfinished", no_argument, NULL, OPT_UNFINISHED},
     {"seed", required_argument, NULL, OPT_SEED},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    RP_CLI_LOG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -370,6 +372,10 @@ int rp_cmd_export(int argc, char **argv)
                                             "unknown log level '%s' (debug, info, warn, "
                                             "error)",
                                             optarg);
+            break;
+        case RP_CLI_OPT_LOG_FORMAT:
+            if (!rp_cli_opt_log_format("export", optarg))
+                return RP_EXIT_USAGE;
             break;
         case 'q':
             rp_log_set_level(RP_LOG_WARN);

@@ -42,6 +42,7 @@ void rp_cmd_inspect_help(void)
            "      --chunk-tokens N   maximum tokens per chunk (default: %zu)\n"
            "      --chunk-overlap N  tokens repeated between chunks (default: %zu)\n"
            "      --log-level L      debug, info, warn, error (default: info)\n"
+           "      --log-format F     text or json lines (default: text)\n"
            "  -h, --help             show this help\n"
            "\n"
            "Exit status: 0 when every file was read, 1 when any failed (each failure\n"
@@ -57,6 +58,7 @@ static const struct option inspect_options[] = {
     {"chunk-tokens", required_argument, NULL, OPT_CHUNK_TOKENS},
     {"chunk-overlap", required_argument, NULL, OPT_CHUNK_OVERLAP},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    RP_CLI_LOG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -286,6 +288,10 @@ int rp_cmd_inspect(int argc, char **argv)
         case OPT_LOG_LEVEL:
             if (!rp_cli_set_log_level(optarg))
                 return rp_cli_usage_error("inspect", "unknown log level '%s' (debug, info, warn, error)", optarg);
+            break;
+        case RP_CLI_OPT_LOG_FORMAT:
+            if (!rp_cli_opt_log_format("inspect", optarg))
+                return RP_EXIT_USAGE;
             break;
         case 'h':
             rp_cmd_inspect_help();

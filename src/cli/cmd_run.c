@@ -89,6 +89,7 @@ void rp_cmd_run_help(void)
            "      --chunk-overlap N  tokens repeated between chunks of one section (default: %zu)\n"
            "      --seed N           run seed, mixed with each chunk's hash (default: 24301)\n"
            "      --log-level L      debug, info, warn, error (default: info)\n"
+           "      --log-format F     text or json lines (default: text)\n"
            "  -q, --quiet            only warnings and errors\n"
            "  -h, --help             show this help\n"
            "\n"
@@ -157,6 +158,7 @@ static const struct option run_options[] = {
     {"top-p", required_argument, NULL, OPT_TOP_P},
     {"seed", required_argument, NULL, OPT_SEED},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    RP_CLI_LOG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -384,6 +386,10 @@ int rp_cmd_run(int argc, char **argv)
         case OPT_LOG_LEVEL:
             if (!rp_cli_set_log_level(optarg))
                 return rp_cli_usage_error("run", "unknown log level '%s' (debug, info, warn, error)", optarg);
+            break;
+        case RP_CLI_OPT_LOG_FORMAT:
+            if (!rp_cli_opt_log_format("run", optarg))
+                return RP_EXIT_USAGE;
             break;
         case 'q':
             rp_log_set_level(RP_LOG_WARN);

@@ -31,6 +31,7 @@ void rp_cmd_worker_help(void)
            "      --gpu-layers N     layers offloaded to a GPU build (-1: all, auto)\n"
            "      --temperature F, --top-k N, --top-p F, --max-tokens N   sampling\n"
            "      --log-level L      debug, info, warn, error\n"
+           "      --log-format F     text or json lines (default: text)\n"
            "  -h, --help             show this help\n");
 }
 
@@ -61,6 +62,7 @@ static const struct option worker_options[] = {
     {"top-p", required_argument, NULL, OPT_TOPP},
     {"max-tokens", required_argument, NULL, OPT_MAXTOK},
     {"log-level", required_argument, NULL, OPT_LOG},
+    RP_CLI_LOG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -147,6 +149,10 @@ int rp_cmd_worker(int argc, char **argv)
         case OPT_LOG:
             if (!rp_cli_set_log_level(optarg))
                 return rp_cli_usage_error("worker", "unknown log level '%s'", optarg);
+            break;
+        case RP_CLI_OPT_LOG_FORMAT:
+            if (!rp_cli_opt_log_format("worker", optarg))
+                return RP_EXIT_USAGE;
             break;
         case 'h':
             rp_cmd_worker_help();

@@ -71,8 +71,11 @@ int main(int argc, char **argv)
     }
     if (a[0] == '-')
         return rp_cli_usage_error(NULL, "unknown option '%s'", a);
-    for (const struct rp_cli_command *c = rp_cli_commands; c->name; c++)
-        if (strcmp(c->name, a) == 0)
+    for (const struct rp_cli_command *c = rp_cli_commands; c->name; c++) {
+        if (strcmp(c->name, a) == 0) {
+            rp_cli_log_env();
             return c->main(argc - 1, argv + 1);
+        }
+    }
     return rp_cli_usage_error(NULL, "unknown command '%s'", a);
 }

@@ -1,25 +1,152 @@
 /*
  * log.c - logging sink (see include/ranpipe/log.h).
+ *
+ * The default sink builds the whole line (text or JSON) in a stack buffer
+ * and writes it with one fwrite, holding the terminal lock and calling the
+ * live display's hooks around it. The lock is uncontended unless threads
+ * log at once, which is rare next to the cost of formatting a line.
  */
 #include "ranpipe/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <llama.h>
 
 static _Atomic int log_level = RP_LOG_INFO;
+static _Atomic int log_format = RP_LOG_FORMAT_TEXT;
 static rp_log_fn log_fn;
 static void *log_ud;
 
+/* The terminal lock and the hooks it guards. */
+static pthread_mutex_t tty_mu = PTHREAD_MUTEX_INITIALIZER;
+static rp_log_tty_fn tty_before, tty_after;
+static void *tty_ud;
+
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
+
+const char *rp_log_level_name(enum rp_log_level level)
+{
+    return (unsigned)level < 4 ? level_names[level] : "none";
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid:
+ * no overlongs, surrogates or code points above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+size_t rp_log_format_json(char *buf, size_t cap, enum rp_log_level level, const char *msg)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[32];
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    int n = snprintf(buf, cap, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when,
+                     ts.tv_nsec / 1000000L, rp_log_level_name(level));
+    if (n < 0 || (size_t)n >= cap)
+        return 0;
+    size_t len = (size_t)n;
+    const size_t tail = 4; /* "}\n and the NUL */
+    const unsigned char *p = (const unsigned char *)msg;
+    size_t left = strlen(msg);
+    while (left > 0) {
+        char esc[8];
+        const char *out = esc;
+        size_t out_len, used = 1;
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            out_len = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
+                              : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+            if (named) {
+                out = named;
+                out_len = 2;
+            } else {
+                snprintf(esc, sizeof(esc), "\\u%04x", c);
+                out_len = 6;
+            }
+        } else if (c < 0x80) {
+            out = (const char *)p;
+            out_len = 1;
+        } else if ((used = utf8_seq(p, left)) > 0) {
+            out = (const char *)p;
+            out_len = used;
+        } else {
+            out = "\xef\xbf\xbd"; /* U+FFFD for one bad byte */
+            out_len = 3;
+            used = 1;
+        }
+        if (len + out_len + tail > cap)
+            break;
+        memcpy(buf + len, out, out_len);
+        len += out_len;
+        p += used;
+        left -= used;
+    }
+    memcpy(buf + len, "\"}\n", 4);
+    return len + 3;
+}
+
+static void write_line(const char *line, size_t n)
+{
+    pthread_mutex_lock(&tty_mu);
+    if (tty_before)
+        tty_before(tty_ud);
+    fwrite(line, 1, n, stderr);
+    if (tty_after)
+        tty_after(tty_ud);
+    pthread_mutex_unlock(&tty_mu);
+}
 
 static void default_sink(enum rp_log_level level, const char *msg, void *ud)
 {
     (void)ud;
-    char line[4096];
+    char line[8192];
+    if (atomic_load(&log_format) == RP_LOG_FORMAT_JSON) {
+        size_t n = rp_log_format_json(line, sizeof(line), level, msg);
+        if (n > 0)
+            write_line(line, n);
+        return;
+    }
     int n = snprintf(line, sizeof(line), "ranpipe: %s%s%s\n",
                      level == RP_LOG_INFO ? "" : level_names[level], level == RP_LOG_INFO ? "" : ": ",
                      msg);
@@ -29,7 +156,59 @@ static void default_sink(enum rp_log_level level, const char *msg, void *ud)
         n = (int)sizeof(line) - 1;
         line[n - 1] = '\n';
     }
-    fwrite(line, 1, (size_t)n, stderr);
+    write_line(line, (size_t)n);
+}
+
+void rp_log_set_tty_hooks(rp_log_tty_fn before, rp_log_tty_fn after, void *ud)
+{
+    pthread_mutex_lock(&tty_mu);
+    tty_before = before;
+    tty_after = after;
+    tty_ud = ud;
+    pthread_mutex_unlock(&tty_mu);
+}
+
+bool rp_log_clear_tty_hooks(void *ud)
+{
+    pthread_mutex_lock(&tty_mu);
+    bool mine = tty_ud == ud && (tty_before || tty_after);
+    if (mine) {
+        tty_before = tty_after = NULL;
+        tty_ud = NULL;
+    }
+    pthread_mutex_unlock(&tty_mu);
+    return mine;
+}
+
+void rp_log_tty_lock(void)
+{
+    pthread_mutex_lock(&tty_mu);
+}
+
+void rp_log_tty_unlock(void)
+{
+    pthread_mutex_unlock(&tty_mu);
+}
+
+void rp_log_set_format(enum rp_log_format format)
+{
+    atomic_store(&log_format, (int)format);
+}
+
+enum rp_log_format rp_log_get_format(void)
+{
+    return (enum rp_log_format)atomic_load(&log_format);
+}
+
+bool rp_log_parse_format(const char *s, enum rp_log_format *out)
+{
+    if (strcmp(s, "text") == 0)
+        *out = RP_LOG_FORMAT_TEXT;
+    else if (strcmp(s, "json") == 0)
+        *out = RP_LOG_FORMAT_JSON;
+    else
+        return false;
+    return true;
 }
 
 void rp_log_set_level(enum rp_log_level level)

@@ -139,6 +139,27 @@ PY
 ok_if "and warned about with FILE:LINE" grep -q "missing.jsonl:1: no string \"answer\"" <<<"$ERR"
 ok_if "and counted in the summary" grep -q "^assess: 3 records: 1 accepted, 2 rejected" <<<"$ERR"
 
+# --log-format json: the same warnings as JSON lines (ts, level, msg); with
+# -q nothing else is on stderr, so every line must parse.
+expect_exit 0 "--log-format json" "$RANPIPE_BIN" assess -q --log-format json "$T/missing.jsonl"
+printf '%s\n' "$ERR" >"$T/json.err"
+ok_if "the warnings are JSON lines" "$PY" - "$T/json.err" <<'PY'
+import json, re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+objs = [json.loads(l) for l in lines]
+assert len(objs) == 2, lines
+for o in objs:
+    assert sorted(o) == ["level", "msg", "ts"], o
+    assert o["level"] == "warning", o
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o["ts"]), o
+assert objs[0]["msg"].endswith('missing.jsonl:1: no string "answer"; the record is rejected'), objs[0]
+assert objs[1]["msg"].endswith('missing.jsonl:2: no string "context"; the record is rejected'), objs[1]
+PY
+RANPIPE_LOG_FORMAT=json expect_exit 0 "\$RANPIPE_LOG_FORMAT=json" "$RANPIPE_BIN" assess -q "$T/missing.jsonl"
+ok_if "gives JSON lines too" grep -q '^{"ts":"[^"]*","level":"warning","msg":".*missing.jsonl:1: no string' <<<"$ERR"
+RANPIPE_LOG_FORMAT=json expect_exit 0 "--log-format text overrides it" "$RANPIPE_BIN" assess -q --log-format text "$T/missing.jsonl"
+ok_if "text lines again" grep -q '^ranpipe: warning: .*missing.jsonl:1: no string' <<<"$ERR"
+
 # Records without an "id" are named by their 0-based place among the
 # records (assess --help), whatever came before them.
 "$PY" - "$T/in.jsonl" "$T/noid.jsonl" <<'PY'

@@ -41,4 +41,19 @@ ok_if "missing value is named" grep -q "needs a value" <<<"$ERR"
 expect_exit 2 "run --top-p 2" "$RANPIPE_BIN" run --top-p 2 x
 expect_exit 2 "run --log-level loud" "$RANPIPE_BIN" run --log-level loud x
 
+# --log-format: every command that takes --log-level takes it, documents it,
+# and names a bad value in a one-line usage error.
+for cmd in run inspect assess export worker; do
+  expect_exit 0 "$cmd --help" "$RANPIPE_BIN" "$cmd" --help
+  ok_if "$cmd --help documents --log-level and --log-format" \
+    grep -q -e "--log-format F .*json" <<<"$(grep -A1 -e --log-level <<<"$OUT")"
+  expect_exit 2 "$cmd --log-format xml exits 2" "$RANPIPE_BIN" "$cmd" --log-format xml x
+  ok_if "$cmd --log-format xml: one line naming the value" \
+    test "$(wc -l <<<"$ERR")" -eq 1 -a -n "$(grep -F "unknown log format 'xml' (text, json)" <<<"$ERR")"
+done
+expect_exit 2 "--log-format=yaml" "$RANPIPE_BIN" export --log-format=yaml x
+ok_if "--log-format=yaml: the value is named" grep -qF "'yaml'" <<<"$ERR"
+expect_exit 2 "--log-format without a value" "$RANPIPE_BIN" inspect x --log-format
+ok_if "missing value is named" grep -q "'--log-format' needs a value" <<<"$ERR"
+
 done_testing
