@@ -27,6 +27,7 @@
 
 #include "ranpipe/buf.h"
 #include "ranpipe/log.h"
+#include "obs/metrics_int.h"
 
 #define SERVER_MAX_CONNECTIONS 16u
 #define SERVER_TIMEOUT_S 10u
@@ -60,10 +61,8 @@ static bool parse_port(const char *s, int *port)
     return true;
 }
 
-/* Fills ss/len from addr and writes the address as it will be shown in
- * messages ("127.0.0.1:9464", "[::1]:9464") into shown. */
-static enum rp_err parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
-                              char *shown, size_t shown_n, struct rp_error *err)
+enum rp_err rp__metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
+                                   char *shown, size_t shown_n, struct rp_error *err)
 {
     static const char forms[] = "expected PORT, :PORT, HOST:PORT or [IPv6]:PORT";
     char host[64] = "";
@@ -219,7 +218,7 @@ struct rp_metrics_server *rp_metrics_serve(struct rp_metrics *m, const char *add
     struct sockaddr_storage ss;
     socklen_t len = 0;
     char shown[96];
-    if (parse_addr(addr, &ss, &len, shown, sizeof(shown), err) != RP_OK)
+    if (rp__metrics_parse_addr(addr, &ss, &len, shown, sizeof(shown), err) != RP_OK)
         return NULL;
 
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
