@@ -156,7 +156,7 @@ static double measure(enum op op, size_t n, int threads, struct rp_counter *c,
 #define RUNS 5
 
 static double best_of(enum op op, size_t n, int threads, struct rp_counter *c,
-                        struct rp_histogram *h)
+                      struct rp_histogram *h)
 {
     double best = INFINITY;
     for (int r = 0; r < RUNS; r++) {
@@ -189,14 +189,14 @@ int main(int argc, char **argv)
     struct rp_metrics *m = rp_metrics_new();
     struct rp_counter *c = rp_metrics_counter(m, "bench_ops_total", "ops", NULL);
     struct rp_counter *cf = rp_metrics_counter(m, "bench_busy_seconds_total", "s", NULL);
-    struct rp_histogram *h = rp_metrics_histogram(m, "bench_latency_seconds", "latency",
-                                                  rp_buckets_latency_s, RP_BUCKETS_LATENCY_S_N,
-                                                  NULL);
+    struct rp_histogram *h = rp_metrics_histogram(
+        m, "bench_latency_seconds", "latency", rp_buckets_latency_s, RP_BUCKETS_LATENCY_S_N, NULL);
     if (!c || !cf || !h)
         return 1;
 
-    printf("metrics hot path, %zu operations per thread, best of %d, ratio to the plain increment\n",
-           n, RUNS);
+    printf(
+        "metrics hot path, %zu operations per thread, best of %d, ratio to the plain increment\n",
+        n, RUNS);
     printf("one thread:\n");
     double plain = best_of(OP_PLAIN, n, 1, NULL, NULL);
     row("plain increment (peer)", plain, plain);
@@ -217,7 +217,8 @@ int main(int argc, char **argv)
     struct rp_hist_snap s;
     rp_hist_snapshot(h, &s);
     printf("check: counter %.0f (want %.0f), histogram count %llu (want %.0f)\n",
-           rp_counter_value(c), 3.0 * RUNS * (double)n, (unsigned long long)s.count, 3.0 * RUNS * (double)n);
+           rp_counter_value(c), 3.0 * RUNS * (double)n, (unsigned long long)s.count,
+           3.0 * RUNS * (double)n);
     rp_metrics_free(m);
     return 0;
 }

@@ -103,12 +103,12 @@ struct rp_metrics {
 
 const double rp_buckets_latency_s[RP_BUCKETS_LATENCY_S_N] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300};
-const double rp_buckets_tokens[RP_BUCKETS_TOKENS_N] = {1,   2,   4,    8,    16,   32,   64,
+const double rp_buckets_tokens[RP_BUCKETS_TOKENS_N] = {1,   2,   4,   8,    16,   32,   64,
                                                        128, 256, 512, 1024, 2048, 4096, 8192};
 /* Written out, not computed as i * 0.05: 3 * 0.05 is 0.15000000000000002. */
-const double rp_buckets_quality[RP_BUCKETS_QUALITY_N] = {
-    0.05, 0.1,  0.15, 0.2,  0.25, 0.3,  0.35, 0.4,  0.45, 0.5,
-    0.55, 0.6,  0.65, 0.7,  0.75, 0.8,  0.85, 0.9,  0.95, 1.0};
+const double rp_buckets_quality[RP_BUCKETS_QUALITY_N] = {0.05, 0.1,  0.15, 0.2,  0.25, 0.3,  0.35,
+                                                         0.4,  0.45, 0.5,  0.55, 0.6,  0.65, 0.7,
+                                                         0.75, 0.8,  0.85, 0.9,  0.95, 1.0};
 
 /* ---- double <-> bits ---- */
 
@@ -390,8 +390,8 @@ static struct family *family_for(struct rp_metrics *m, enum fam_type type, const
     struct family *f = find_family(m, name);
     if (f) {
         if (f->type != type) {
-            rp_warn("metrics: refusing %s '%s': already registered as a %s", type_names[type],
-                    name, type_names[f->type]);
+            rp_warn("metrics: refusing %s '%s': already registered as a %s", type_names[type], name,
+                    type_names[f->type]);
             return NULL;
         }
         if (type == FAM_HISTOGRAM && (f->n_bounds != n_bounds ||
@@ -523,8 +523,7 @@ out:
     return h;
 }
 
-struct rp_counter *rp_metrics_counter(struct rp_metrics *m, const char *name, const char *help,
-                                      ...)
+struct rp_counter *rp_metrics_counter(struct rp_metrics *m, const char *name, const char *help, ...)
 {
     va_list ap;
     va_start(ap, help);
@@ -816,8 +815,8 @@ static json_t *series_json(const struct family *f, const void *h)
             json_t *bk = json_object();
             bad |= !bk;
             if (!bad)
-                bad |= set_new(bk, "le", k < snap.n_bounds ? json_num(snap.bounds[k])
-                                                           : json_string("+Inf"));
+                bad |= set_new(bk, "le",
+                               k < snap.n_bounds ? json_num(snap.bounds[k]) : json_string("+Inf"));
             if (!bad)
                 bad |= set_new(bk, "count", json_u64(cum));
             if (bk)

@@ -74,8 +74,7 @@ enum rp_err rp__metrics_parse_addr(const char *addr, struct sockaddr_storage *ss
     if (addr[0] == '[') {
         const char *close = strchr(addr, ']');
         if (!close || close[1] != ':')
-            return rp_error_set(err, RP_ERR_INVAL, "invalid metrics address '%s': %s", addr,
-                                forms);
+            return rp_error_set(err, RP_ERR_INVAL, "invalid metrics address '%s': %s", addr, forms);
         if ((size_t)(close - addr - 1) >= sizeof(host))
             return rp_error_set(err, RP_ERR_INVAL, "invalid metrics address '%s': host too long",
                                 addr);
@@ -195,7 +194,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 0)))
 #endif
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[256];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -253,13 +253,11 @@ struct rp_metrics_server *rp_metrics_serve(struct rp_metrics *m, const char *add
     unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                            MHD_OPTION_CONNECTION_LIMIT, SERVER_MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, SERVER_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY,
-                            MHD_OPTION_END);
+    s->d =
+        MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+                         SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, SERVER_TIMEOUT_S,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY, MHD_OPTION_END);
     if (!s->d) {
         close(fd);
         free(s);

@@ -48,21 +48,20 @@ static void fill(struct rp_metrics *m)
     rp_gauge_set(rp_metrics_gauge(m, "ranpipe_sample_ratio", "Odd values", "kind", "tiny", NULL),
                  -1.5e-300);
 
-    struct rp_histogram *lat = rp_metrics_histogram(
-        m, "ranpipe_sample_latency_seconds", "Generation latency", rp_buckets_latency_s,
-        RP_BUCKETS_LATENCY_S_N, "tier", "small", NULL);
+    struct rp_histogram *lat =
+        rp_metrics_histogram(m, "ranpipe_sample_latency_seconds", "Generation latency",
+                             rp_buckets_latency_s, RP_BUCKETS_LATENCY_S_N, "tier", "small", NULL);
     for (int i = 0; i < 1000; i++)
         rp_hist_observe(lat, (double)i * 0.001 * (double)(i % 7));
     rp_hist_observe(lat, 1e6);
     rp_metrics_histogram(m, "ranpipe_sample_latency_seconds", "", rp_buckets_latency_s,
                          RP_BUCKETS_LATENCY_S_N, "tier", "large", NULL);
-    struct rp_histogram *tok = rp_metrics_histogram(
-        m, "ranpipe_sample_tokens", "Tokens per answer", rp_buckets_tokens, RP_BUCKETS_TOKENS_N,
-        NULL);
+    struct rp_histogram *tok = rp_metrics_histogram(m, "ranpipe_sample_tokens", "Tokens per answer",
+                                                    rp_buckets_tokens, RP_BUCKETS_TOKENS_N, NULL);
     for (int i = 1; i < 10000; i *= 3)
         rp_hist_observe(tok, i);
-    struct rp_histogram *q = rp_metrics_histogram(
-        m, "ranpipe_sample_quality_score", "Quality", rp_buckets_quality, RP_BUCKETS_QUALITY_N, NULL);
+    struct rp_histogram *q = rp_metrics_histogram(m, "ranpipe_sample_quality_score", "Quality",
+                                                  rp_buckets_quality, RP_BUCKETS_QUALITY_N, NULL);
     for (int i = 0; i <= 100; i++)
         rp_hist_observe(q, i / 100.0);
 }

@@ -76,11 +76,11 @@ static void registration_rules(void **state)
         rp_metrics_counter(m, "rp_pairs_total", "Pairs", "tier", "small", "fmt", "chatml", NULL);
     assert_non_null(a);
     /* The same name and label set, in any order, is the same series. */
-    assert_ptr_equal(rp_metrics_counter(m, "rp_pairs_total", "Pairs", "tier", "small", "fmt",
-                                        "chatml", NULL),
-                     a);
-    assert_ptr_equal(rp_metrics_counter(m, "rp_pairs_total", "other help", "fmt", "chatml",
-                                        "tier", "small", NULL),
+    assert_ptr_equal(
+        rp_metrics_counter(m, "rp_pairs_total", "Pairs", "tier", "small", "fmt", "chatml", NULL),
+        a);
+    assert_ptr_equal(rp_metrics_counter(m, "rp_pairs_total", "other help", "fmt", "chatml", "tier",
+                                        "small", NULL),
                      a);
     struct rp_counter *b =
         rp_metrics_counter(m, "rp_pairs_total", "Pairs", "tier", "large", "fmt", "chatml", NULL);
@@ -129,12 +129,12 @@ static void registration_rules(void **state)
     assert_refused(rp_metrics_histogram(m, "h1", "x", many, RP_HIST_MAX_BUCKETS, NULL),
                    "increasing");
     assert_non_null(rp_metrics_histogram(m, "h_max", "x", many, RP_HIST_MAX_BUCKETS - 1, NULL));
-    assert_refused(rp_metrics_histogram(m, "h1", "x", rp_buckets_tokens, RP_BUCKETS_TOKENS_N,
-                                        "le", "1", NULL),
-                   "'le'");
-    struct rp_histogram *h = rp_metrics_histogram(m, "rp_latency_seconds", "x",
-                                                  rp_buckets_latency_s, RP_BUCKETS_LATENCY_S_N,
-                                                  "stage", "gen", NULL);
+    assert_refused(
+        rp_metrics_histogram(m, "h1", "x", rp_buckets_tokens, RP_BUCKETS_TOKENS_N, "le", "1", NULL),
+        "'le'");
+    struct rp_histogram *h =
+        rp_metrics_histogram(m, "rp_latency_seconds", "x", rp_buckets_latency_s,
+                             RP_BUCKETS_LATENCY_S_N, "stage", "gen", NULL);
     assert_non_null(h);
     assert_ptr_equal(rp_metrics_histogram(m, "rp_latency_seconds", "x", rp_buckets_latency_s,
                                           RP_BUCKETS_LATENCY_S_N, "stage", "gen", NULL),
@@ -148,9 +148,9 @@ static void registration_rules(void **state)
     assert_refused(rp_metrics_counter(m, "rp_latency_seconds_count", "x", NULL), "clash");
     assert_refused(rp_metrics_gauge(m, "rp_latency_seconds_bucket", "x", NULL), "clash");
     assert_non_null(rp_metrics_gauge(m, "rp_things_sum", "x", NULL));
-    assert_refused(rp_metrics_histogram(m, "rp_things", "x", rp_buckets_tokens,
-                                        RP_BUCKETS_TOKENS_N, NULL),
-                   "clash");
+    assert_refused(
+        rp_metrics_histogram(m, "rp_things", "x", rp_buckets_tokens, RP_BUCKETS_TOKENS_N, NULL),
+        "clash");
 
     assert_null(rp_metrics_counter(NULL, "rp_x_total", "x", NULL));
     rp_metrics_free(m);
@@ -225,8 +225,8 @@ static void bucket_boundaries_are_inclusive(void **state)
         double v;
         size_t bucket;
     } cases[] = {
-        {-INFINITY, 0}, {-3, 0}, {-1, 0}, {-0.5, 1}, {0, 1},        {1, 1},
-        {1.0000001, 2}, {2, 2},  {2.5, 3}, {5, 3},   {5.000001, 4}, {INFINITY, 4},
+        {-INFINITY, 0}, {-3, 0}, {-1, 0},  {-0.5, 1}, {0, 1},        {1, 1},
+        {1.0000001, 2}, {2, 2},  {2.5, 3}, {5, 3},    {5.000001, 4}, {INFINITY, 4},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct rp_hist_snap before, after;
@@ -270,13 +270,15 @@ static void quantile_interpolates(void **state)
     assert_true(isnan(rp_hist_quantile(&s, NAN)));
 
     /* 4 in [0, 1], 4 in (1, 2], 2 in (2, 4]: the first bucket starts at 0. */
-    struct rp_hist_snap t = {.n_bounds = 3, .bounds = {1, 2, 4}, .counts = {4, 4, 2, 0}, .count = 10};
+    struct rp_hist_snap t = {
+        .n_bounds = 3, .bounds = {1, 2, 4}, .counts = {4, 4, 2, 0}, .count = 10};
     assert_true(rp_hist_quantile(&t, 0.2) == 0.5);
     assert_true(rp_hist_quantile(&t, 0.6) == 1.5);
     assert_true(rp_hist_quantile(&t, 0.9) == 3);
 
     /* Ranks in the +Inf bucket answer the last finite bound. */
-    struct rp_hist_snap u = {.n_bounds = 3, .bounds = {1, 2, 4}, .counts = {1, 0, 0, 9}, .count = 10};
+    struct rp_hist_snap u = {
+        .n_bounds = 3, .bounds = {1, 2, 4}, .counts = {1, 0, 0, 9}, .count = 10};
     assert_true(rp_hist_quantile(&u, 0.99) == 4);
     assert_true(rp_hist_quantile(&u, 0.05) == 0.5);
 
@@ -469,16 +471,16 @@ static struct rp_metrics *small_registry(void)
     rp_counter_add(rp_metrics_counter(m, "rp_test_requests_total", help, "tier", "sm\"a\\l\nl",
                                       "code", "200", NULL),
                    7);
-    struct rp_counter *c2 = rp_metrics_counter(m, "rp_test_requests_total", help, "tier", "large",
-                                               "code", "500", NULL);
+    struct rp_counter *c2 =
+        rp_metrics_counter(m, "rp_test_requests_total", help, "tier", "large", "code", "500", NULL);
     rp_counter_add(c2, 2);
     rp_counter_add_f(c2, 0.25);
     rp_gauge_set(rp_metrics_gauge(m, "rp_test_queue_depth", "Items waiting", NULL), 3.5);
     rp_gauge_set(rp_metrics_gauge(m, "rp_test_temperature", "", "probe", "a", NULL), INFINITY);
     rp_gauge_set(rp_metrics_gauge(m, "rp_test_temperature", "", "probe", "b", NULL), -INFINITY);
     rp_gauge_set(rp_metrics_gauge(m, "rp_test_temperature", "", "probe", "c", NULL), NAN);
-    struct rp_histogram *h =
-        rp_metrics_histogram(m, "rp_test_latency_seconds", "Latency", bounds, 3, "stage", "gen", NULL);
+    struct rp_histogram *h = rp_metrics_histogram(m, "rp_test_latency_seconds", "Latency", bounds,
+                                                  3, "stage", "gen", NULL);
     rp_hist_observe(h, 0.25);
     rp_hist_observe(h, 0.375);
     rp_hist_observe(h, 0.5);
