@@ -9,14 +9,15 @@
  * handle. A subsystem therefore keeps plain handle pointers that stay NULL
  * when monitoring is off, and pays one branch per update for it.
  *
- * Names follow Prometheus: a metric name matches [a-zA-Z_:][a-zA-Z0-9_:]*,
- * a label name [a-zA-Z_][a-zA-Z0-9_]* and may not start with "__";
- * histograms may not use the label "le". A family (one name) has one type,
- * one help text (the first one registered) and, for histograms, one set of
- * bucket bounds; its series are told apart by their label values. A name
- * that would collide with a histogram's _bucket/_sum/_count series is
- * refused too. Refused registrations return NULL and log a warning through
- * rp_warn, so a typo costs a metric, never the run.
+ * Names follow Prometheus: a metric name matches [a-zA-Z_:][a-zA-Z0-9_:]*, a
+ * label name [a-zA-Z_][a-zA-Z0-9_]* and may not start with "__"; histograms
+ * may not use the label "le"; label values and help are UTF-8. A family (one
+ * name) has one type, one help text (the first one registered) and, for
+ * histograms, one set of bucket bounds; its series are told apart by their
+ * label values. A name that would collide with a histogram's
+ * _bucket/_sum/_count series is refused too. Refused registrations return
+ * NULL and log a warning through rp_warn, so a typo costs a metric, never
+ * the run.
  *
  * Values are read without stopping writers: a render sees each atomic at
  * some moment during the render, not all of them at one instant. A
@@ -64,8 +65,9 @@ void rp_metrics_free(struct rp_metrics *m);
  *
  * The same name and label set (in any order) returns the same handle. NULL
  * (and a warning) for a NULL registry, an invalid name or label, a label
- * given twice, out of memory, or a name already registered with another
- * type (or, for histograms, other bounds). The handle is owned by m. */
+ * given twice, a label value or help that is not UTF-8, out of memory, or a
+ * name already registered with another type (or, for histograms, other
+ * bounds). The handle is owned by m. */
 struct rp_counter *rp_metrics_counter(struct rp_metrics *m, const char *name, const char *help,
                                       ...);
 struct rp_gauge *rp_metrics_gauge(struct rp_metrics *m, const char *name, const char *help, ...);

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "ranpipe/log.h"
+#include "ranpipe/utf8.h"
 
 #define CACHE_LINE 64
 /* Labels per series; more is a mistake worth a warning, not a malloc. */
@@ -298,6 +299,10 @@ static bool read_labels(const char *metric, bool histogram, va_list ap, struct l
             rp_warn("metrics: refusing '%s': invalid label name '%s'", metric, n);
             return false;
         }
+        if (!rp_utf8_valid(v, strlen(v), NULL)) {
+            rp_warn("metrics: refusing '%s': the value of label '%s' is not UTF-8", metric, n);
+            return false;
+        }
         if (histogram && strcmp(n, "le") == 0) {
             rp_warn("metrics: refusing '%s': a histogram may not use the label 'le'", metric);
             return false;
@@ -457,6 +462,10 @@ static void *register_series(struct rp_metrics *m, enum fam_type type, const cha
                     name, RP_HIST_MAX_BUCKETS - 1);
             return NULL;
         }
+    }
+    if (help && !rp_utf8_valid(help, strlen(help), NULL)) {
+        rp_warn("metrics: refusing '%s': its help text is not UTF-8", name);
+        return NULL;
     }
     struct label_args la;
     if (!read_labels(name, type == FAM_HISTOGRAM, ap, &la))
@@ -773,11 +782,10 @@ static int set_new(json_t *obj, const char *key, json_t *v)
     return v ? json_object_set_new(obj, key, v) : -1;
 }
 
-/* Label values and help are the caller's bytes; JSON needs UTF-8. */
+/* Label values and help were checked for UTF-8 at registration. */
 static json_t *json_text(const char *s)
 {
-    json_t *v = json_string(s);
-    return v ? v : json_string("(invalid utf-8)");
+    return json_string(s);
 }
 
 static json_t *series_json(const struct family *f, const void *h)

@@ -111,6 +111,9 @@ static void registration_rules(void **state)
     assert_refused(rp_metrics_counter(m, "ok_total", "x", "tier", "a", "tier", "b", NULL),
                    "given twice");
     assert_refused(rp_metrics_counter(m, "ok_total", "x", "tier", NULL), "has no value");
+    assert_refused(rp_metrics_counter(m, "ok_total", "x", "tier", "a\xff", NULL), "not UTF-8");
+    assert_refused(rp_metrics_counter(m, "ok_total", "bad \xc3(", NULL), "not UTF-8");
+    assert_non_null(rp_metrics_counter(m, "ok_total", "caf\xc3\xa9", "tier", "\xc3\xa9", NULL));
 
     /* Histograms: bounds, the reserved label, other bounds for a family. */
     static const double bad1[] = {1, 1};
