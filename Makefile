@@ -8,7 +8,7 @@
 #                threaded parts, then a 60-second run of every fuzz target)
 #
 # Other targets: build, deps, llama, llama-tools, bench, bench-ingest, bench-ipc, bench-dedup,
-# bench-quality, bench-embed, bench-llm, format, clean.
+# bench-metrics, bench-quality, bench-embed, bench-llm, format, clean.
 # Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
 
 PRESET ?= dev
@@ -20,7 +20,7 @@ OUT    ?= out
 CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
 .PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench bench-ingest \
-        bench-ipc bench-dedup bench-llm bench-quality bench-embed format clean
+        bench-ipc bench-dedup bench-metrics bench-llm bench-quality bench-embed format clean
 
 all: build
 
@@ -82,6 +82,10 @@ bench-quality: deps
 bench-dedup: deps
 	$(MAKE) --no-print-directory build PRESET=release
 	build/release/bin/ranpipe-bench-dedup 1000000
+
+bench-metrics: deps
+	$(MAKE) --no-print-directory build PRESET=release
+	build/release/bin/ranpipe-bench-metrics
 
 # Embedding throughput on the tiny embedding fixture and the 0.6B-shaped model.
 bench-embed: deps

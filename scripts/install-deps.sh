@@ -17,6 +17,9 @@ pkgs=(
   libcmocka-dev clang libclang-rt-14-dev pandoc poppler-utils qpdf
   # tests: the export files are validated against docs/schemas/ (cli_export)
   python3-jsonschema
+  # tests: the /metrics exposition is validated by the real Prometheus parsers,
+  # promtool (`promtool check metrics`) and prometheus_client's (tests/tools/check_metrics.sh)
+  prometheus python3-prometheus-client
 )
 
 missing=()
