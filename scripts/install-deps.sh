@@ -17,6 +17,10 @@ pkgs=(
   libcmocka-dev clang libclang-rt-14-dev pandoc poppler-utils qpdf
   # tests: the export files are validated against docs/schemas/ (cli_export)
   python3-jsonschema
+  # tests: report.html is opened, printed and screenshotted in headless Chromium
+  # (cli_report fails without it); a CJK font so the screenshot shows the
+  # fixture's Chinese text instead of empty boxes
+  chromium fonts-wqy-microhei
 )
 
 missing=()

@@ -407,8 +407,20 @@ static void real(struct ctx *c, const json_t *o, const char *k, int decimals)
     put(c, num(o, k, &v) ? fmt_real_v(b, v, decimals) : DASH);
 }
 
-/* A table cell with a number, right-aligned, its value for sorting in
- * data-v. */
+/* A number with exactly `decimals` decimals, so a column lines up. */
+static const char *fmt_fixed_v(char *buf, double v, int decimals)
+{
+    if (!isfinite(v))
+        return DASH;
+    if (fabs(v) >= CLAMP_ABS)
+        snprintf(buf, NUMBUF, "%.3g", v);
+    else
+        snprintf(buf, NUMBUF, "%.*f", decimals, v);
+    return buf;
+}
+
+/* A table cell with a number, right-aligned (a count when decimals < 0,
+ * else with that many decimals), its value for sorting in data-v. */
 static void td_num(struct ctx *c, const json_t *o, const char *k, int decimals)
 {
     double v;
@@ -418,7 +430,7 @@ static void td_num(struct ctx *c, const json_t *o, const char *k, int decimals)
     }
     char b[NUMBUF], s[NUMBUF];
     putf(c, "<td class=\"n\" data-v=\"%s\">%s</td>", fmt_real_v(s, v, 6),
-         decimals < 0 ? fmt_count_v(b, v) : fmt_real_v(b, v, decimals));
+         decimals < 0 ? fmt_count_v(b, v) : fmt_fixed_v(b, v, decimals));
 }
 
 /* ---- chart helpers ---- */
@@ -946,7 +958,7 @@ static void section_tiers(struct ctx *c, const json_t *s)
         double sum, cnt;
         if (num(lat, "sum", &sum) && num(lat, "count", &cnt) && cnt > 0)
             putf(c, "<td class=\"n\" data-v=\"%.6g\">%s</td>", sum / cnt,
-                 fmt_real_v(b, sum / cnt, 3));
+                 fmt_fixed_v(b, sum / cnt, 3));
         else
             put(c, "<td class=\"n\" data-v=\"\">" DASH "</td>");
         td_num(c, lat, "p50", 3);
@@ -1089,7 +1101,7 @@ static void section_stages(struct ctx *c, const json_t *s)
         double share;
         char b[NUMBUF];
         if (num(e, "busy_share", &share))
-            putf(c, "<td class=\"n\">%s%%</td></tr>", fmt_real_v(b, share * 100, 1));
+            putf(c, "<td class=\"n\">%s%%</td></tr>", fmt_fixed_v(b, share * 100, 1));
         else
             put(c, "<td class=\"n\">" DASH "</td></tr>");
     }
