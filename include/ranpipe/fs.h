@@ -34,7 +34,9 @@ enum rp_err rp_fs_mkdir_p(const char *dir, struct rp_error *err);
  * the old file or the whole new one, never a part: the bytes go to a
  * temporary file beside path ("path.tmp.XXXXXX"), are synced, and the file
  * is renamed over path. On failure the temporary file is removed and path is
- * untouched. Errors name the file. */
+ * untouched. Only a regular file is replaced: a path naming a directory,
+ * device, FIFO or socket is refused (RP_ERR_INVAL) and a symbolic link's
+ * target is replaced, the link kept. Errors name the file. */
 enum rp_err rp_fs_write_atomic(const char *path, const void *data, size_t n, struct rp_error *err);
 
 #endif /* RANPIPE_FS_H */

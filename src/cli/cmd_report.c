@@ -5,6 +5,7 @@
  * A run writes both files itself; this command is for a report lost or
  * deleted, one made by an older ranpipe, or one wanted somewhere else.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,7 +28,8 @@ void rp_cmd_report_help(void)
            "an existing report is replaced only by a complete one.\n"
            "\n"
            "Options:\n"
-           "  -o, --out FILE   write the page to FILE instead (\"-\" for standard output)\n"
+           "  -o, --out FILE   write the page to FILE instead (\"-\" for standard output;\n"
+           "                   a device or FIFO is written into, not replaced)\n"
            "  -q, --quiet      no message on success; only errors\n"
            "  -h, --help       show this help\n"
            "\n"
@@ -47,8 +49,10 @@ static const struct option report_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Writes the page for the summary at in to standard output. */
-static enum rp_err write_stdout(const char *in, struct rp_error *err)
+/* Writes the page for the summary at in to dest, which is "-" (standard
+ * output) or not a regular file (a device or FIFO: /dev/stdout, a pipe),
+ * so it is written straight into, not replaced. */
+static enum rp_err write_stream(const char *in, const char *dest, struct rp_error *err)
 {
     json_t *s = NULL;
     enum rp_err rc = rp_report_load(in, &s, err);
@@ -57,8 +61,19 @@ static enum rp_err write_stdout(const char *in, struct rp_error *err)
     struct rp_buf html;
     rp_buf_init(&html, RP_REPORT_MAX_HTML);
     rc = rp_report_render(s, &html, err);
-    if (!rc && (fwrite(html.data, 1, html.len, stdout) != html.len || fflush(stdout) != 0))
-        rc = rp_error_set(err, RP_ERR_IO, "cannot write the report to standard output");
+    bool is_stdout = strcmp(dest, "-") == 0;
+    FILE *f = NULL;
+    if (!rc) {
+        f = is_stdout ? stdout : fopen(dest, "w");
+        if (!f)
+            rc = rp_error_set(err, RP_ERR_IO, "cannot open '%s': %s", dest, strerror(errno));
+    }
+    if (!rc && (fwrite(html.data, 1, html.len, f) != html.len || fflush(f) != 0))
+        rc = rp_error_set(err, RP_ERR_IO, "cannot write the report to %s%s%s",
+                          is_stdout ? "standard output" : "'", is_stdout ? "" : dest,
+                          is_stdout ? "" : "'");
+    if (f && !is_stdout && fclose(f) != 0 && !rc)
+        rc = rp_error_set(err, RP_ERR_IO, "cannot write the report to '%s'", dest);
     rp_buf_release(&html);
     json_decref(s);
     return rc;
@@ -122,9 +137,13 @@ int rp_cmd_report(int argc, char **argv)
 
     struct rp_error err;
     rp_error_clear(&err);
+    /* Standard output, a device or a FIFO is written into; a file is replaced. */
     bool to_stdout = strcmp(dest, "-") == 0;
+    struct stat ost;
+    bool stream =
+        to_stdout || (stat(dest, &ost) == 0 && !S_ISREG(ost.st_mode) && !S_ISDIR(ost.st_mode));
     enum rp_err rc =
-        to_stdout ? write_stdout(in.data, &err) : rp_report_write_file(in.data, dest, &err);
+        stream ? write_stream(in.data, dest, &err) : rp_report_write_file(in.data, dest, &err);
     if (rc) {
         fprintf(stderr, "ranpipe report: %s\n", err.msg[0] ? err.msg : rp_strerror(rc));
         if (rc == RP_ERR_NOENT && !is_file)

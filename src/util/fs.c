@@ -1,6 +1,7 @@
 /*
  * fs.c - input discovery, directories and atomic file writes (see include/ranpipe/fs.h).
  */
+#define _XOPEN_SOURCE 700 /* realpath() */
 #include "ranpipe/fs.h"
 
 #include <dirent.h>
@@ -154,6 +155,24 @@ enum rp_err rp_fs_write_atomic(const char *path, const void *data, size_t n, str
     rp_buf_init(&tmp, 4096);
     enum rp_err rc = RP_OK;
     int fd = -1;
+    char *real = NULL;
+    /* Renaming over a device or a FIFO would replace it with a file (think
+     * of /dev/null), so only regular files are replaced; a symbolic link is
+     * followed so that its target is replaced and the link stays. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        rc = rp_error_set(err, RP_ERR_INVAL, "cannot write '%s': %s", path,
+                          S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+        goto out;
+    }
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        real = realpath(path, NULL);
+        if (!real) {
+            rc = rp_error_set(err, RP_ERR_IO, "cannot resolve '%s': %s", path, strerror(errno));
+            goto out;
+        }
+        path = real;
+    }
     if (rp_buf_addf(&tmp, "%s.tmp.XXXXXX", path)) {
         rc = rp_error_set(err, RP_ERR_TOOBIG, "path too long: '%s'", path);
         goto out;
@@ -202,5 +221,6 @@ out:
     if (rc && tmp.len)
         unlink(tmp.data);
     rp_buf_release(&tmp);
+    free(real);
     return rc;
 }

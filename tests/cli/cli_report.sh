@@ -109,6 +109,14 @@ ok_if "... quietly" test -z "$ERR"
 ok_if "the same summary gives the same bytes" cmp "$T/first.html" "$T/copy.html"
 expect_exit 0 "report -o - writes to standard output" "$RANPIPE_BIN" report -o - "$T/run"
 ok_if "... the same page" cmp "$T/first.html" "$T/cmd.out"
+mkfifo "$T/fifo"
+cat "$T/fifo" >"$T/from-fifo.html" &
+expect_exit 0 "report -o FIFO writes into it" "$RANPIPE_BIN" report -q -o "$T/fifo" "$T/run"
+wait
+ok_if "... the same page, and the FIFO is still one" \
+  bash -c 'cmp "$1" "$2" && test -p "$3"' _ "$T/first.html" "$T/from-fifo.html" "$T/fifo"
+expect_exit 1 "report -o DIRECTORY: exit 1" "$RANPIPE_BIN" report -o "$T/run" "$T/run"
+ok_if "... saying why" grep -qF "cannot write '$T/run': it is a directory" <<<"$ERR"
 cp "$DATA/summary-empty.json" "$T/empty-summary.json"
 expect_exit 0 "report names a summary file" "$RANPIPE_BIN" report "$T/empty-summary.json"
 ok_if "... and the page goes beside it" test -s "$T/report.html"

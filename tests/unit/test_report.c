@@ -566,6 +566,40 @@ static void write_replaces_the_page(void **state)
     remove_dir(dir);
 }
 
+/* Only regular files are replaced: a FIFO (or a device, like /dev/null) is
+ * refused and stays what it is; a symbolic link's target is replaced and
+ * the link kept. */
+static void write_replaces_only_files(void **state)
+{
+    char *dir = temp_dir();
+    char path[2048], target[2048];
+    struct rp_error err;
+    rp_error_clear(&err);
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(rp_report_write_file(fixture("summary.json"), path, &err), RP_ERR_INVAL);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(rp_report_write_file(fixture("summary.json"), dir, &err), RP_ERR_INVAL);
+    assert_non_null(strstr(err.msg, "it is a directory"));
+
+    snprintf(target, sizeof(target), "%s/target.html", dir);
+    write_file(dir, "target.html", "old");
+    snprintf(path, sizeof(path), "%s/link.html", dir);
+    assert_int_equal(symlink("target.html", path), 0);
+    assert_int_equal(rp_report_write_file(fixture("summary.json"), path, &err), RP_OK);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(stat(target, &st), 0);
+    assert_true(st.st_size > 1000);
+    char listing[4096];
+    list_dir(dir, listing, sizeof(listing));
+    assert_null(strstr(listing, ".tmp."));
+    remove_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +615,7 @@ int main(void)
         cmocka_unit_test(large_summaries_are_capped),
         cmocka_unit_test(cap_is_an_error),
         cmocka_unit_test(write_replaces_the_page),
+        cmocka_unit_test(write_replaces_only_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
