@@ -1257,16 +1257,15 @@ static void metric_rows(struct ctx *c, const json_t *v, struct rp_buf *path, int
             json_object_foreach((json_t *)v, k, x)
             {
                 rp_buf_truncate(path, keep);
-                if ((c->rc = rp_buf_addf(path, "%s%s", keep ? "." : "", k)) != RP_OK)
-                    return;
-                metric_rows(c, x, path, depth + 1, rows);
+                /* A name past the path's cap is skipped, not an error. */
+                if (rp_buf_addf(path, "%s%s", keep ? "." : "", k) == RP_OK)
+                    metric_rows(c, x, path, depth + 1, rows);
             }
         } else {
             for (size_t i = 0; i < json_array_size(v); i++) {
                 rp_buf_truncate(path, keep);
-                if ((c->rc = rp_buf_addf(path, "[%zu]", i)) != RP_OK)
-                    return;
-                metric_rows(c, json_array_get(v, i), path, depth + 1, rows);
+                if (rp_buf_addf(path, "[%zu]", i) == RP_OK)
+                    metric_rows(c, json_array_get(v, i), path, depth + 1, rows);
             }
         }
         rp_buf_truncate(path, keep);

@@ -378,6 +378,21 @@ static void wrong_types_render(void **state)
     assert_lacks(html, ">no data</text>"); /* the throughput points that are numbers are drawn */
     assert_has(html, "metrics");
     assert_has(html, "a[1].c");
+    /* Metric names longer than a path may be are left out, the rest shown. */
+    json_t *j = json_loads(WRONG, 0, NULL);
+    assert_non_null(j);
+    char *name = malloc(100000);
+    assert_non_null(name);
+    memset(name, 'm', 99999);
+    name[99999] = '\0';
+    json_object_set_new(json_object_get(j, "metrics"), name, json_integer(1));
+    char *with_long = render(j);
+    check_page(with_long);
+    assert_has(with_long, "a[1].c");
+    assert_lacks(with_long, "mmmmmmmmmmmmmmmmmmmm");
+    free(with_long);
+    free(name);
+    json_decref(j);
     char *again = render_text(WRONG);
     assert_string_equal(html, again);
     free(again);
