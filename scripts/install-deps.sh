@@ -20,6 +20,10 @@ pkgs=(
   # tests: the /metrics exposition is validated by the real Prometheus parsers,
   # promtool (`promtool check metrics`) and prometheus_client's (tests/tools/check_metrics.sh)
   prometheus python3-prometheus-client
+  # tests: report.html is opened, printed and screenshotted in headless Chromium
+  # (cli_report fails without it); a CJK font so the screenshot shows the
+  # fixture's Chinese text instead of empty boxes
+  chromium fonts-wqy-microhei
 )
 
 missing=()

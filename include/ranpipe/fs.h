@@ -1,5 +1,6 @@
 /*
- * fs.h - file system helpers: input discovery and output directories.
+ * fs.h - file system helpers: input discovery, output directories and files
+ * replaced atomically.
  *
  * Thread contract: reentrant.
  */
@@ -28,5 +29,14 @@ enum rp_err rp_fs_collect(const char *path, struct rp_path_list *out, struct rp_
 
 /* Creates dir and its missing parents (mode 0755). */
 enum rp_err rp_fs_mkdir_p(const char *dir, struct rp_error *err);
+
+/* Replaces the file at path with data[0..n) (mode 0644) so that readers see
+ * the old file or the whole new one, never a part: the bytes go to a
+ * temporary file beside path ("path.tmp.XXXXXX"), are synced, and the file
+ * is renamed over path. On failure the temporary file is removed and path is
+ * untouched. Only a regular file is replaced: a path naming a directory,
+ * device, FIFO or socket is refused (RP_ERR_INVAL) and a symbolic link's
+ * target is replaced, the link kept. Errors name the file. */
+enum rp_err rp_fs_write_atomic(const char *path, const void *data, size_t n, struct rp_error *err);
 
 #endif /* RANPIPE_FS_H */

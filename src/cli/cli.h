@@ -45,6 +45,8 @@ int rp_cmd_worker(int argc, char **argv);
 void rp_cmd_worker_help(void);
 int rp_cmd_export(int argc, char **argv);
 void rp_cmd_export_help(void);
+int rp_cmd_report(int argc, char **argv);
+void rp_cmd_report_help(void);
 
 /* `run --watch` (watch.c): inotify on the inputs' directories. */
 struct rp_cli_watch;

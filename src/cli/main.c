@@ -16,6 +16,8 @@ const struct rp_cli_command rp_cli_commands[] = {
      rp_cmd_assess_help},
     {"export", "write a run's pairs in a trainer's format, split by document", rp_cmd_export,
      rp_cmd_export_help},
+    {"report", "render a run's summary.json as a self-contained HTML page (report.html)",
+     rp_cmd_report, rp_cmd_report_help},
     {"status", "show a run's state: records and dead letters with their reasons", rp_cmd_status,
      rp_cmd_status_help},
     {"history", "show what routing learned: pass rate and cost per tier over complexity", rp_cmd_history,

@@ -1,13 +1,16 @@
 /*
- * fs.c - input discovery and directories (see include/ranpipe/fs.h).
+ * fs.c - input discovery, directories and atomic file writes (see include/ranpipe/fs.h).
  */
+#define _XOPEN_SOURCE 700 /* realpath() */
 #include "ranpipe/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ranpipe/buf.h"
 
@@ -143,5 +146,81 @@ enum rp_err rp_fs_mkdir_p(const char *dir, struct rp_error *err)
         rc = rp_error_set(err, RP_ERR_IO, "cannot create directory '%s': a file is in the way", dir);
 out:
     rp_buf_release(&p);
+    return rc;
+}
+
+enum rp_err rp_fs_write_atomic(const char *path, const void *data, size_t n, struct rp_error *err)
+{
+    struct rp_buf tmp;
+    rp_buf_init(&tmp, 4096);
+    enum rp_err rc = RP_OK;
+    int fd = -1;
+    char *real = NULL;
+    /* Renaming over a device or a FIFO would replace it with a file (think
+     * of /dev/null), so only regular files are replaced; a symbolic link is
+     * followed so that its target is replaced and the link stays. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        rc = rp_error_set(err, RP_ERR_INVAL, "cannot write '%s': %s", path,
+                          S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+        goto out;
+    }
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        real = realpath(path, NULL);
+        if (!real) {
+            rc = rp_error_set(err, RP_ERR_IO, "cannot resolve '%s': %s", path, strerror(errno));
+            goto out;
+        }
+        path = real;
+    }
+    if (rp_buf_addf(&tmp, "%s.tmp.XXXXXX", path)) {
+        rc = rp_error_set(err, RP_ERR_TOOBIG, "path too long: '%s'", path);
+        goto out;
+    }
+    fd = mkstemp(tmp.data);
+    if (fd < 0) {
+        rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOENT : RP_ERR_IO, "cannot create '%s': %s",
+                          tmp.data, strerror(errno));
+        rp_buf_reset(&tmp); /* nothing to remove */
+        goto out;
+    }
+    const char *p = data;
+    size_t left = n;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", tmp.data,
+                              w < 0 ? strerror(errno) : "no progress");
+            goto out;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    /* mkstemp makes the file private; an output file is for everyone to read. */
+    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+        rc = rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", tmp.data, strerror(errno));
+        goto out;
+    }
+    int closed = close(fd);
+    fd = -1;
+    if (closed != 0) {
+        rc = rp_error_set(err, RP_ERR_IO, "cannot write '%s': %s", tmp.data, strerror(errno));
+        goto out;
+    }
+    if (rename(tmp.data, path) != 0) {
+        rc = rp_error_set(err, RP_ERR_IO, "cannot rename '%s' to '%s': %s", tmp.data, path,
+                          strerror(errno));
+        goto out;
+    }
+    rp_buf_reset(&tmp); /* renamed: nothing left to remove */
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc && tmp.len)
+        unlink(tmp.data);
+    rp_buf_release(&tmp);
+    free(real);
     return rc;
 }
