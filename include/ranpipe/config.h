@@ -97,6 +97,19 @@ struct rp_route_config {
     double target;             /* pass rate a tier must be predicted to reach (default 0.8) */
 };
 
+/* The monitor section: progress lines and alerts (docs/monitoring.md). */
+struct rp_alert_config {
+    double min_pass_rate;      /* warn when accepted / assessed pairs fall below (default 0.2; 0: never) */
+    double max_error_rate;     /* warn when failed / finished requests rise above (default 0.25; 1: never) */
+    int breaker_open;          /* warn when a tier's circuit breaker opens (default 1) */
+    size_t min_samples;        /* pairs or requests seen before a rate may alert (default 20) */
+};
+
+struct rp_monitor_config {
+    double progress_interval_s; /* seconds between plain progress lines (default 10) */
+    struct rp_alert_config alerts;
+};
+
 struct rp_config {
     char *path;                /* the file it came from, or NULL for defaults */
     struct rp_tier_config *tiers;
@@ -108,6 +121,7 @@ struct rp_config {
     struct rp_retry_params retry;
     struct rp_quality_config quality;
     struct rp_route_config route;
+    struct rp_monitor_config monitor;
     int escalate;              /* retry a chunk whose pairs fail quality once on the next tier (default 1) */
     uint64_t seed;
 };

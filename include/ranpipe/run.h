@@ -31,6 +31,8 @@
 
 #include "ranpipe/config.h"
 #include "ranpipe/error.h"
+#include "ranpipe/metrics.h"
+#include "ranpipe/progress.h"
 #include "ranpipe/router.h"
 
 struct rp_run_params {
@@ -48,6 +50,14 @@ struct rp_run_params {
      * as they were, and rp_run returns RP_ERR_CANCELLED. NULL: never. */
     volatile sig_atomic_t *stop;
     double drain_s;
+    /* Monitoring (docs/monitoring.md): the run counts into metrics (a
+     * registry the caller may serve on /metrics; NULL: the run keeps its
+     * own), draws progress on standard error (default OFF here; the CLI
+     * says AUTO), raises the config's alerts, and writes OUT/summary.json
+     * and OUT/report.html at the end. no_monitor turns all of it off. */
+    struct rp_metrics *metrics;
+    enum rp_progress_mode progress;
+    bool no_monitor;
 };
 
 struct rp_run_params rp_run_default_params(void);
@@ -83,6 +93,8 @@ struct rp_run_summary {
     size_t cache_hits;    /* generations answered by the store's cache (no backend call) */
     size_t adaptive_picks; /* chunks routing history sent to another tier than the static choice */
     bool interrupted;     /* stopped through params->stop */
+    char bottleneck[320]; /* the stage that limited throughput, and why (empty without monitoring) */
+    size_t alerts;        /* alerts raised (logged as warnings, in summary.json) */
     size_t docs_new, docs_changed, docs_unchanged, docs_deleted; /* against the last run */
     uint64_t prompt_tokens, gen_tokens;
     double gen_seconds;   /* from the first request to the last response */

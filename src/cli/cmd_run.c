@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "ranpipe/log.h"
 #include "ranpipe/config.h"
+#include "ranpipe/metrics.h"
+#include "ranpipe/metrics_http.h"
 #include "ranpipe/run.h"
 
 void rp_cmd_run_help(void)
@@ -90,6 +92,15 @@ void rp_cmd_run_help(void)
            "      --seed N           run seed, mixed with each chunk's hash (default: 24301)\n"
            "      --log-level L      debug, info, warn, error (default: info)\n"
            "      --log-format F     text or json lines (default: text)\n"
+           "      --progress MODE    live progress on standard error: auto (a live\n"
+           "                         display on a terminal, a line every\n"
+           "                         monitor.progress_interval seconds otherwise), tty,\n"
+           "                         plain or off (default: auto; off with -q)\n"
+           "      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+           "                         while the run lasts (ADDR defaults to 127.0.0.1;\n"
+           "                         port 0 picks a free one)\n"
+           "      --no-monitor       no progress, metrics, alerts, summary.json or\n"
+           "                         report.html\n"
            "  -q, --quiet            only warnings and errors\n"
            "  -h, --help             show this help\n"
            "\n"
@@ -131,6 +142,9 @@ enum {
     OPT_NO_CACHE,
     OPT_RETRY_FAILED,
     OPT_WATCH,
+    OPT_METRICS,
+    OPT_PROGRESS,
+    OPT_NO_MONITOR,
 };
 
 static const struct option run_options[] = {
@@ -143,6 +157,9 @@ static const struct option run_options[] = {
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
     {"watch", no_argument, NULL, OPT_WATCH},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"no-monitor", no_argument, NULL, OPT_NO_MONITOR},
     {"workers", required_argument, NULL, 'w'},
     {"ctx", required_argument, NULL, OPT_CTX},
     {"parallel", required_argument, NULL, 'p'},
@@ -223,54 +240,57 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
+/* The end-of-run summary, through the log (info lines: JSON with
+ * --log-format json). */
 static void print_summary(const struct rp_run_params *p, const struct rp_run_summary *s)
 {
-    fprintf(stderr,
-            "ranpipe: %zu file%s: %zu read, %zu failed; %zu chunks; %zu pairs written (%zu extractive), %zu "
-            "rejects\n",
-            s->files, s->files == 1 ? "" : "s", s->docs, s->docs_failed, s->chunks, s->pairs,
-            s->extractive_pairs, s->rejects);
+    rp_info("%zu file%s: %zu read, %zu failed; %zu chunks; %zu pairs written (%zu extractive), %zu rejects",
+            s->files, s->files == 1 ? "" : "s", s->docs, s->docs_failed, s->chunks, s->pairs, s->extractive_pairs,
+            s->rejects);
     for (size_t i = 0; i < s->n_tiers; i++) {
         const struct rp_run_tier_summary *t = &s->tiers[i];
         if (strcmp(t->kind, "extractive") == 0)
             continue;
-        fprintf(stderr,
-                "ranpipe: tier '%s' (%s%s%s): %zu chunks, %zu pairs, %zu failed requests, %llu generated tokens; "
-                "breaker %s (opened %llu times)",
+        char loads[128] = "";
+        if (t->stats.loads)
+            snprintf(loads, sizeof(loads), "; model loaded %llu time(s), %.2f s", (unsigned long long)t->stats.loads,
+                     t->stats.load_seconds);
+        rp_info("tier '%s' (%s%s%s): %zu chunks, %zu pairs, %zu failed requests, %llu generated tokens; "
+                "breaker %s (opened %llu times)%s",
                 t->name, t->kind, t->stats.model[0] ? ", " : "", t->stats.model, t->chunks, t->pairs, t->failed,
                 (unsigned long long)t->gen_tokens, rp_breaker_state_name(t->stats.breaker),
-                (unsigned long long)t->stats.breaker_opens);
-        if (t->stats.loads)
-            fprintf(stderr, "; model loaded %llu time(s), %.2f s", (unsigned long long)t->stats.loads,
-                    t->stats.load_seconds);
-        fputc('\n', stderr);
+                (unsigned long long)t->stats.breaker_opens, loads);
     }
     if (s->gen_seconds > 0)
-        fprintf(stderr, "ranpipe: generation: %llu prompt + %llu generated tokens in %.1f s (%.1f generated tokens/s)\n",
+        rp_info("generation: %llu prompt + %llu generated tokens in %.1f s (%.1f generated tokens/s)",
                 (unsigned long long)s->prompt_tokens, (unsigned long long)s->gen_tokens, s->gen_seconds,
                 (double)s->gen_tokens / s->gen_seconds);
-    fprintf(stderr,
-            "ranpipe: inputs since the last run in %s: %zu new, %zu changed, %zu unchanged, %zu deleted; "
-            "%zu generations from the cache\n",
+    rp_info("inputs since the last run in %s: %zu new, %zu changed, %zu unchanged, %zu deleted; "
+            "%zu generations from the cache",
             p->out_dir, s->docs_new, s->docs_changed, s->docs_unchanged, s->docs_deleted, s->cache_hits);
     if (s->adaptive_picks)
-        fprintf(stderr, "ranpipe: routing history sent %zu chunks to another tier than the thresholds would\n",
-                s->adaptive_picks);
-    fprintf(stderr,
-            "ranpipe: quality: %zu pairs rejected by the assessor (%zu near-duplicates), %zu parameters with "
-            "conflicting values (%s/conflicts.jsonl)\n",
+        rp_info("routing history sent %zu chunks to another tier than the thresholds would", s->adaptive_picks);
+    rp_info("quality: %zu pairs rejected by the assessor (%zu near-duplicates), %zu parameters with "
+            "conflicting values (%s/conflicts.jsonl)",
             s->quality_rejects, s->duplicates, s->conflicts, p->out_dir);
     if (s->fallbacks || s->escalations || s->dead_letters)
-        fprintf(stderr, "ranpipe: %zu chunks fell back to another tier, %zu escalated, %zu dead letters\n",
-                s->fallbacks, s->escalations, s->dead_letters);
-    fprintf(stderr, "ranpipe: wrote %s/dataset.jsonl, %s/rejects.jsonl, %s/chunks.jsonl in %.1f s\n",
-            p->out_dir, p->out_dir, p->out_dir, s->seconds);
-    if (s->pending)
-        fprintf(stderr,
-                "ranpipe: %zu chunks wait for an LLM tier (listed in %s/pending.jsonl): run again with\n"
-                "ranpipe:   --model PATH.gguf (a local GGUF model), --endpoint URL (an OpenAI-compatible\n"
-                "ranpipe:   server), or --config FILE with an LLM tier to generate their pairs\n",
-                s->pending, p->out_dir);
+        rp_info("%zu chunks fell back to another tier, %zu escalated, %zu dead letters", s->fallbacks,
+                s->escalations, s->dead_letters);
+    if (s->bottleneck[0])
+        rp_info("bottleneck: %s", s->bottleneck);
+    if (s->alerts)
+        rp_info("%zu alert%s raised (see the warnings above and %s/report.html)", s->alerts,
+                s->alerts == 1 ? "" : "s", p->out_dir);
+    rp_info("wrote %s/dataset.jsonl, %s/rejects.jsonl, %s/chunks.jsonl in %.1f s", p->out_dir, p->out_dir,
+            p->out_dir, s->seconds);
+    if (!p->no_monitor)
+        rp_info("report: %s/report.html (summary: %s/summary.json)", p->out_dir, p->out_dir);
+    if (s->pending) {
+        rp_info("%zu chunks wait for an LLM tier (listed in %s/pending.jsonl): run again with", s->pending,
+                p->out_dir);
+        rp_info("  --model PATH.gguf (a local GGUF model), --endpoint URL (an OpenAI-compatible");
+        rp_info("  server), or --config FILE with an LLM tier to generate their pairs");
+    }
 }
 
 int rp_cmd_run(int argc, char **argv)
@@ -280,7 +300,9 @@ int rp_cmd_run(int argc, char **argv)
     if (model && !*model)
         model = NULL;
     const char *endpoint = NULL, *config_path = NULL;
-    bool model_given = false, watch = false;
+    bool model_given = false, watch = false, progress_given = false;
+    const char *metrics_addr = NULL;
+    p.progress = RP_PROGRESS_AUTO;
     struct overrides o = {.workers = -1, .ctx = -1, .parallel = -1, .threads = -1, .batch = -1,
                           .gpu_layers = -3, .chunk_tokens = -1, .chunk_overlap = -1, .pairs = -1,
                           .max_tokens = -1, .top_k = -1};
@@ -393,6 +415,19 @@ int rp_cmd_run(int argc, char **argv)
             break;
         case 'q':
             rp_log_set_level(RP_LOG_WARN);
+            if (!progress_given)
+                p.progress = RP_PROGRESS_OFF;
+            break;
+        case OPT_METRICS:
+            metrics_addr = optarg;
+            break;
+        case OPT_PROGRESS:
+            if (!rp_cli_parse_progress(optarg, &p.progress))
+                return rp_cli_usage_error("run", "--progress takes auto, tty, plain or off, not '%s'", optarg);
+            progress_given = true;
+            break;
+        case OPT_NO_MONITOR:
+            p.no_monitor = true;
             break;
         case RP_CLI_OPT_FORMAT:
         case RP_CLI_OPT_SPLIT:
@@ -447,6 +482,32 @@ int rp_cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     p.stop = &stop_requested;
 
+    /* /metrics: served for the whole command (every --watch pass counts
+     * into the same registry). */
+    struct rp_metrics *metrics = NULL;
+    struct rp_metrics_server *server = NULL;
+    if (metrics_addr) {
+        if (p.no_monitor) {
+            rp_config_release(&cfg);
+            rp_cli_export_release(&xo);
+            return rp_cli_usage_error("run", "--metrics needs monitoring: leave out --no-monitor");
+        }
+        metrics = rp_metrics_new();
+        server = metrics ? rp_metrics_serve(metrics, metrics_addr, &err) : NULL;
+        if (!server) {
+            fprintf(stderr, "ranpipe run: %s\n", metrics ? err.msg : "out of memory");
+            rp_metrics_free(metrics);
+            rp_config_release(&cfg);
+            rp_cli_export_release(&xo);
+            return RP_EXIT_FAIL;
+        }
+        const char *colon = strrchr(metrics_addr, ':');
+        int host_len = colon ? (int)(colon - metrics_addr) : 0;
+        rp_info("metrics: http://%.*s:%d/metrics (Prometheus text format)", host_len ? host_len : 9,
+                host_len ? metrics_addr : "127.0.0.1", rp_metrics_server_port(server));
+        p.metrics = metrics;
+    }
+
     struct rp_run_summary sum;
     for (unsigned pass = 1;; pass++) {
         /* With --watch the inputs are watched from before the pass reads
@@ -489,6 +550,8 @@ int rp_cmd_run(int argc, char **argv)
             break;
         rp_info("inputs changed: pass %u", pass + 1);
     }
+    rp_metrics_server_stop(server);
+    rp_metrics_free(metrics);
     rp_config_release(&cfg);
     rp_cli_export_release(&xo);
     return status;

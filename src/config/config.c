@@ -689,6 +689,20 @@ static const struct key route_keys[] = {
 };
 static const struct section route_section = SECTION(route_keys);
 
+static const struct key alert_keys[] = {
+    CK("min_pass_rate", V_DOUBLE, monitor.alerts.min_pass_rate, 0, 1),
+    CK("max_error_rate", V_DOUBLE, monitor.alerts.max_error_rate, 0, 1),
+    CK("breaker_open", V_BOOL, monitor.alerts.breaker_open, 0, 1),
+    CK("min_samples", V_SIZE, monitor.alerts.min_samples, 1, 1000000000),
+};
+static const struct section alert_section = SECTION(alert_keys);
+
+static const struct key monitor_keys[] = {
+    CKX("progress_interval", V_DOUBLE, monitor.progress_interval_s, 0, 86400),
+    {"alerts", V_MAP, 0, 0, 0, false, 0, &alert_section},
+};
+static const struct section monitor_section = SECTION(monitor_keys);
+
 static const struct section chunk_section = SECTION(chunk_keys);
 static const struct section complexity_section = SECTION(complexity_keys);
 static const struct section ingest_section = SECTION(ingest_keys);
@@ -705,6 +719,7 @@ static const struct key root_keys[] = {
     {"retry", V_MAP, 0, 0, 0, false, 0, &retry_section},
     {"quality", V_MAP, 0, 0, 0, false, 0, &quality_section},
     {"route", V_MAP, 0, 0, 0, false, 0, &route_section},
+    {"monitor", V_MAP, 0, 0, 0, false, 0, &monitor_section},
     {"tiers", V_TIERS, 0, 0, 0, false, 0, NULL},
 };
 static const struct section root_section = SECTION(root_keys);
@@ -1359,6 +1374,11 @@ static void set_defaults(struct rp_config *c)
     c->quality.dedup = 1;
     c->route.adaptive = 0;
     c->route.target = 0.8;
+    c->monitor.progress_interval_s = 10.0;
+    c->monitor.alerts.min_pass_rate = 0.2;
+    c->monitor.alerts.max_error_rate = 0.25;
+    c->monitor.alerts.breaker_open = 1;
+    c->monitor.alerts.min_samples = 20;
     c->quality.dedup_threshold = 0.8;
     c->quality.dedup_pair_threshold = 0.55;
     c->escalate = 1;

@@ -27,6 +27,7 @@
 #include "ranpipe/assess.h"
 #include "ranpipe/chunk.h"
 #include "ranpipe/complexity.h"
+#include "pipeline/monitor.h"
 #include "ranpipe/dataset.h"
 #include "ranpipe/embed.h"
 #include "ranpipe/extract.h"
@@ -52,6 +53,7 @@ struct doc_item {
     int64_t size, mtime;
     int64_t store_id;      /* the document's id in the store */
     float *complexity;     /* each chunk's complexity score, computed once */
+    size_t mon_row;        /* its row in the monitor's per-document table */
 };
 
 enum outcome {
@@ -122,6 +124,12 @@ struct run {
     struct rp_llama *tok;  /* tokenizer of the first llama tier's model, or NULL */
     struct tier_ctx tiers[RP_RUN_MAX_TIERS];
     bool has_llm;
+    struct mon *mon;       /* NULL without monitoring */
+    double ingest_mark;    /* ingest thread: end of its last wait */
+    double loop_mark;      /* main thread: the generate stage's state accounted up to here */
+    double gauges_at;      /* main thread: when the queue and breaker gauges were last set */
+    uint32_t last_full;    /* tiers dispatch() found without room, in its last pass */
+    bool gen_busy, gen_full, gen_starved; /* the generate stage's state at loop_mark */
     bool has_extractive; /* tier 0 is the extractive tier */
 
     struct job *wait_head, *wait_tail; /* jobs waiting for a tier */
@@ -141,7 +149,7 @@ struct run {
 
 struct rp_run_params rp_run_default_params(void)
 {
-    struct rp_run_params p = {.out_dir = "out", .queue_docs = 4};
+    struct rp_run_params p = {.out_dir = "out", .queue_docs = 4, .progress = RP_PROGRESS_OFF};
     return p;
 }
 
@@ -243,7 +251,12 @@ static enum rp_err ingest_sink(struct rp_doc *doc, const struct rp_error *err, c
         rp_doc_free(di->doc);
         di->doc = NULL;
     }
-    if (rp_queue_push(r->q, di) != RP_OK) {
+    double t = now_s();
+    enum rp_err pushed = rp_queue_push(r->q, di);
+    double t2 = now_s();
+    mon_stage_time(r->mon, MON_INGEST, t - r->ingest_mark, 0, t2 - t);
+    r->ingest_mark = t2;
+    if (pushed != RP_OK) {
         doc_item_free(di); /* the run was stopped */
         return RP_ERR_CANCELLED;
     }
@@ -267,9 +280,11 @@ static void *ingest_main(void *arg)
         ip.on_read = note_read;
         ip.on_read_ud = r;
     }
+    r->ingest_mark = now_s();
     for (size_t i = 0; i < r->files.n; i++)
         if (rp_ingest_path(r->files.paths[i], &ip, ingest_sink, r) != RP_OK)
             break;
+    mon_stage_time(r->mon, MON_INGEST, now_s() - r->ingest_mark, 0, 0);
     rp_queue_close(r->q);
     return NULL;
 }
@@ -580,6 +595,7 @@ static void dispatch(struct run *r)
             pp = &j->next;
         }
     }
+    r->last_full = full;
     /* In the order they were taken (the list is reversed). */
     struct job *rev = NULL;
     while (hits) {
@@ -672,6 +688,7 @@ static enum rp_err assess_and_write(struct run *r, const struct job *j, size_t c
         return e;
     *accepted = q.accept;
     r->last_score = q.score;
+    mon_pair(r->mon, j->di->mon_row, o->rule ? 0 : j->tier, id, o->source, question, answer, &q);
     e = store_record(r, j, chunk, o, id, question, answer, type, &q, err);
     if (e)
         return e;
@@ -693,9 +710,11 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
     struct rp_gen_request *req = &j->req;
     enum rp_err e = RP_OK;
     struct rp_run_tier_summary *ts = &r->sum->tiers[j->tier];
-    if (j->first_raw.len)
+    if (j->first_raw.len) {
+        mon_reject(r->mon, j->di->mon_row, "escalate", "no usable pair from the tier below");
         e = rp_dataset_add_reject(r->ds, o, "escalate", "no usable pair from the tier below; retried on this tier",
                                   NULL, NULL, j->first_raw.data, err);
+    }
     const struct rp_qa_list pairs = j->pairs;
     if (!e && j->parse_failed) {
         char reason[RP_ERROR_MSG_MAX + 64];
@@ -704,6 +723,7 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
                      j->perr.msg);
         else
             snprintf(reason, sizeof(reason), "%s", j->perr.msg);
+        mon_reject(r->mon, j->di->mon_row, "parse", reason);
         e = rp_dataset_add_reject(r->ds, o, "parse", reason, NULL, NULL, req->text.data, err);
     }
     size_t good = 0, n_scored = 0;
@@ -715,6 +735,7 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
     for (size_t k = 0; k < pairs.n && !e; k++) {
         const struct rp_qa_pair *qa = &pairs.items[k];
         if (qa->reject) {
+            mon_reject(r->mon, j->di->mon_row, "parse", qa->reject);
             e = rp_dataset_add_reject(r->ds, o, "parse", qa->reject, qa->question, qa->answer, NULL, err);
         } else {
             bool ok;
@@ -727,6 +748,7 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
     }
     ts->chunks++;
     ts->pairs += good;
+    mon_chunk_done(r->mon, j->di->mon_row, j->tier);
     if (!e && r->store && !j->from_cache) {
         /* What routing learns from: this tier on this chunk. */
         char chunk_hex[17];
@@ -788,10 +810,14 @@ static void write_job(struct run *r, struct job *j)
         }
         break;
     case OUT_PENDING:
+        mon_chunk_done(r->mon, j->di->mon_row, -1);
         e = rp_dataset_add_pending(r->ds, &o, "no LLM tier configured", &err);
         break;
     case OUT_DEAD:
         r->sum->dead_letters++;
+        mon_chunk_done(r->mon, j->di->mon_row, -1);
+        mon_dead_letter(r->mon, j->di->mon_row);
+        mon_reject(r->mon, j->di->mon_row, "dead-letter", j->reasons.len ? j->reasons.data : "no tier could take it");
         if (r->store && j->di->store_id && j->chunk < j->di->chunks.n)
             e = rp_store_chunk_fail(r->store, j->di->store_id, (int)j->chunk,
                                     j->reasons.len ? j->reasons.data : "no tier could take it", &err);
@@ -803,6 +829,8 @@ static void write_job(struct run *r, struct job *j)
         break;
     case OUT_FAILED:
         r->sum->requests_failed++;
+        mon_chunk_done(r->mon, j->di->mon_row, -1);
+        mon_reject(r->mon, j->di->mon_row, "generate", j->req.err.msg);
         e = rp_dataset_add_reject(r->ds, &o, "generate", j->req.err.msg, NULL, NULL,
                                   j->req.text.len ? j->req.text.data : NULL, &err);
         break;
@@ -813,7 +841,18 @@ static void write_job(struct run *r, struct job *j)
     job_free(r, j);
 }
 
+static void flush_window_timed(struct run *r);
+
+/* Writing is the assess stage's work: its time is measured. */
 static void flush_window(struct run *r)
+{
+    double t = r->mon ? now_s() : 0;
+    flush_window_timed(r);
+    if (r->mon)
+        mon_stage_time(r->mon, MON_ASSESS, now_s() - t, 0, 0);
+}
+
+static void flush_window_timed(struct run *r)
 {
     size_t n = 0;
     size_t live = (size_t)(r->next_seq - r->next_write);
@@ -899,8 +938,11 @@ static void handle_done(struct run *r, struct job *j)
         /* No backend was asked: nothing for its breaker or its token counts. */
         j->in_flight = false;
         r->sum->cache_hits++;
+        mon_request(r->mon, t, true, true, 0, 0, 0);
         goto generated;
     }
+    mon_request(r->mon, t, req->finish != RP_FINISH_ERROR, false, req->seconds, req->n_prompt_tokens,
+                req->n_gen_tokens);
     ts->prompt_tokens += (uint64_t)(req->n_prompt_tokens > 0 ? req->n_prompt_tokens : 0);
     ts->gen_tokens += (uint64_t)(req->n_gen_tokens > 0 ? req->n_gen_tokens : 0);
     if (!r->tiers[t].model[0]) {
@@ -1069,6 +1111,15 @@ static void take_doc(struct run *r, struct doc_item *di)
         rp_store_rollback(r->store, NULL);
 }
 
+/* Taking a document is the route stage's work: its time is measured. */
+static void take_doc_timed(struct run *r, struct doc_item *di)
+{
+    double t = r->mon ? now_s() : 0;
+    take_doc(r, di);
+    if (r->mon)
+        mon_stage_time(r->mon, MON_ROUTE, now_s() - t, 0, 0);
+}
+
 static void take_doc_in_tx(struct run *r, struct doc_item *di)
 {
     struct rp_error err;
@@ -1090,9 +1141,11 @@ static void take_doc_in_tx(struct run *r, struct doc_item *di)
     }
     if (r->store)
         store_doc(r, di);
+    di->mon_row = mon_doc(r->mon, di->path, di->doc ? NULL : di->err.msg, di->doc ? di->chunks.n : 0);
     if (!di->doc) {
         r->sum->docs_failed++;
         rp_warn("%s", di->err.msg);
+        mon_reject(r->mon, di->mon_row, "ingest", di->err.msg);
         struct rp_origin o = {.source = di->path, .complexity = -1};
         note_failure(r, rp_dataset_add_reject(r->ds, &o, "ingest", di->err.msg, NULL, NULL, NULL, &err),
                      &err);
@@ -1177,6 +1230,33 @@ static bool stopping(struct run *r)
     return r->stop_at > 0;
 }
 
+/* Where the generate stage's time went since the last turn of the loop,
+ * and now and then the queue and breaker gauges. */
+static void account(struct run *r)
+{
+    if (!r->mon)
+        return;
+    double t = now_s();
+    /* The state found at the last mark held until now (the loop waited in it). */
+    if (r->loop_mark > 0)
+        mon_gen_state(r->mon, t - r->loop_mark, r->gen_busy, r->gen_full, r->gen_starved);
+    r->loop_mark = t;
+    r->gen_busy = r->n_in_flight > 0;
+    r->gen_full = r->n_waiting > 0 && r->last_full != 0;
+    r->gen_starved = r->has_llm && r->n_waiting == 0 && !r->ingest_done;
+    if (t - r->gauges_at >= 0.5) {
+        r->gauges_at = t;
+        struct rp_tier_stats st[RP_RUN_MAX_TIERS];
+        size_t n = r->cfg->n_tiers < RP_RUN_MAX_TIERS ? r->cfg->n_tiers : RP_RUN_MAX_TIERS;
+        for (size_t i = 0; i < n; i++) {
+            memset(&st[i], 0, sizeof(st[i]));
+            if (r->router && r->cfg->tiers[i].kind != RP_BACKEND_EXTRACTIVE)
+                rp_router_tier_stats(r->router, (int)i, &st[i]);
+        }
+        mon_gauges(r->mon, r->n_waiting, r->n_in_flight, st, n);
+    }
+}
+
 static void loop(struct run *r)
 {
     size_t low = want_waiting(r);
@@ -1195,16 +1275,22 @@ static void loop(struct run *r)
         /* Intake. */
         while (!r->ingest_done && r->n_waiting < low) {
             bool idle = r->n_in_flight == 0 && r->n_waiting == 0;
+            double tw = idle && r->mon ? now_s() : 0;
             struct doc_item *di = idle ? rp_queue_pop(r->q) : rp_queue_try_pop(r->q);
+            if (idle && r->mon)
+                mon_stage_time(r->mon, MON_ROUTE, 0, now_s() - tw, 0);
             if (!di) {
-                if (idle)
+                if (idle) {
                     r->ingest_done = true; /* closed and drained */
+                    mon_ingest_done(r->mon);
+                }
                 break;
             }
-            take_doc(r, di);
+            take_doc_timed(r, di);
         }
         dispatch(r);
         flush_window(r);
+        account(r);
         if (r->ingest_done && r->n_waiting == 0 && r->n_in_flight == 0)
             break;
         /* Wait for a completion (or, when nothing runs, a moment for a tier
@@ -1492,6 +1578,18 @@ enum rp_err rp_run(const struct rp_run_params *params, struct rp_run_summary *su
     }
     rp_info("%zu input file%s", r.files.n, r.files.n == 1 ? "" : "s");
 
+    if (!params->no_monitor) {
+        struct mon_params mp = {.cfg = r.cfg, .metrics = params->metrics, .progress = params->progress,
+                                .inputs = params->inputs, .n_inputs = params->n_inputs,
+                                .out_dir = params->out_dir, .has_llm = r.has_llm};
+        r.mon = mon_new(&mp);
+        if (!r.mon) {
+            rc = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        mon_files(r.mon, r.files.n);
+        mon_start(r.mon);
+    }
     r.q = rp_queue_new(params->queue_docs ? params->queue_docs : 4);
     if (!r.q) {
         rc = rp_error_set(err, RP_ERR_NOMEM, "out of memory");
@@ -1552,6 +1650,15 @@ out:
     }
     if (r.t_first_submit > 0 && r.t_last_done > r.t_first_submit)
         summary->gen_seconds = r.t_last_done - r.t_first_submit;
+    if (r.mon) {
+        /* summary.json and report.html: whatever became of the run. */
+        summary->seconds = now_s() - t0;
+        struct rp_error merr;
+        rp_error_clear(&merr);
+        const char *status = summary->interrupted ? "interrupted" : rc ? "failed" : "complete";
+        if (mon_finish(r.mon, summary, status, &merr) != RP_OK)
+            rp_warn("%s", merr.msg);
+    }
     /* Jobs still around exist only when the run failed midway. */
     if (r.done) {
         struct job *j;
@@ -1572,6 +1679,7 @@ out:
     rp_store_close(r.store);
     free(r.dead);
     rp_adapt_free(r.adapt);
+    mon_free(r.mon);
     rp_judge_free(r.judge);
     rp_embedder_free(r.emb);
     rp_path_list_release(&r.files);
