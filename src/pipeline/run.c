@@ -1656,6 +1656,10 @@ out:
         struct rp_error merr;
         rp_error_clear(&merr);
         const char *status = summary->interrupted ? "interrupted" : rc ? "failed" : "complete";
+        struct rp_tier_stats st[RP_RUN_MAX_TIERS];
+        for (size_t i = 0; i < summary->n_tiers && i < RP_RUN_MAX_TIERS; i++)
+            st[i] = summary->tiers[i].stats;
+        mon_gauges(r.mon, r.n_waiting, r.n_in_flight, st, summary->n_tiers);
         if (mon_finish(r.mon, summary, status, &merr) != RP_OK)
             rp_warn("%s", merr.msg);
     }
