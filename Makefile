@@ -8,7 +8,7 @@
 #                threaded parts, then a 60-second run of every fuzz target)
 #
 # Other targets: build, deps, llama, llama-tools, bench, bench-ingest, bench-ipc, bench-dedup,
-# bench-metrics, bench-quality, bench-embed, bench-llm, format, clean.
+# bench-metrics, bench-monitor, bench-quality, bench-embed, bench-llm, format, clean.
 # Variables: PRESET (dev), JOBS (nproc), MODEL, RANPIPE_CUDA=1 (llama.cpp with CUDA).
 
 PRESET ?= dev
@@ -20,7 +20,7 @@ OUT    ?= out
 CMAKE_FLAGS := $(if $(filter 1,$(RANPIPE_CUDA)),-DRANPIPE_LLAMA_CUDA=ON,-DRANPIPE_LLAMA_CUDA=OFF)
 
 .PHONY: all deps llama llama-tools build demo check check-dev check-asan check-tsan check-fuzz bench bench-ingest \
-        bench-ipc bench-dedup bench-metrics bench-llm bench-quality bench-embed format clean
+        bench-ipc bench-dedup bench-metrics bench-monitor bench-llm bench-quality bench-embed format clean
 
 all: build
 
@@ -73,6 +73,10 @@ bench-ingest: deps
 bench-ipc: deps
 	$(MAKE) --no-print-directory build PRESET=release
 	build/release/bin/ranpipe-bench-ipc build/release/bin/ranpipe
+
+bench-monitor: deps
+	$(MAKE) --no-print-directory build PRESET=release
+	bench/bench_monitor.sh build/release
 
 bench-quality: deps
 	$(MAKE) --no-print-directory build PRESET=release

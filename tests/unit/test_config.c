@@ -204,6 +204,11 @@ static void assert_default_sections(const struct rp_config *c)
     assert_null(c->quality.judge);
     assert_int_equal(c->route.adaptive, 0);
     assert_float_eq(c->route.target, 0.8);
+    assert_float_eq(c->monitor.progress_interval_s, 10.0);
+    assert_float_eq(c->monitor.alerts.min_pass_rate, 0.2);
+    assert_float_eq(c->monitor.alerts.max_error_rate, 0.25);
+    assert_int_equal(c->monitor.alerts.breaker_open, 1);
+    assert_int_equal(c->monitor.alerts.min_samples, 20);
 }
 
 /* The llama, sampling and QA-shape settings of t are the library defaults. */
@@ -973,6 +978,11 @@ static const struct error_case quality_cases[] = {
      "answer_max_chars (20)"},
     {"route:\n  target: 0\n", "t.yaml:2:3: route.target: expected a number greater than 0 and at most 1, got '0'"},
     {"route:\n  adaptive: sometimes\n", "t.yaml:2:3: route.adaptive: expected true or false, got 'sometimes'"},
+    {"monitor:\n  progress_interval: 0\n",
+     "t.yaml:2:3: monitor.progress_interval: expected a number greater than 0 and at most 86400, got '0'"},
+    {"monitor:\n  alerts:\n    min_pass_rate: 2\n",
+     "t.yaml:3:5: monitor.alerts.min_pass_rate: expected a number from 0 to 1, got '2'"},
+    {"monitor:\n  alerts:\n    loud: true\n", "t.yaml:3:5: monitor.alerts.loud: unknown key 'loud'"},
     /* The deterministic checks must count for something. */
     {"quality:\n  weights: {grounding: 0, support: 0, answerable: 0}\n",
      "t.yaml:2:3: quality.weights: grounding, support or answerable must weigh above 0 (the other "
