@@ -14,7 +14,7 @@ const struct rp_cli_command rp_cli_commands[] = {
      rp_cmd_inspect_help},
     {"assess", "score existing QA pairs against their contexts (quality, near-duplicates)", rp_cmd_assess,
      rp_cmd_assess_help},
-    {"export", "write a run's pairs in a trainer's format, split by document (or --rebuild its files from the store)", rp_cmd_export,
+    {"export", "write a run's pairs in a trainer's format (or rebuild its files from the store)", rp_cmd_export,
      rp_cmd_export_help},
     {"report", "render a run's summary.json as a self-contained HTML page (report.html)",
      rp_cmd_report, rp_cmd_report_help},
