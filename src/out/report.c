@@ -717,7 +717,7 @@ static void section_quality(struct ctx *c, const json_t *s)
     const json_t *h = get(q, "score_histogram");
     const json_t *bounds = get(h, "bounds"), *counts = get(h, "counts");
     char b[NUMBUF], b2[NUMBUF];
-    double thr;
+    double thr = 0;
     bool has_thr = num(q, "threshold", &thr);
     put(c, "<section id=\"quality\"><h2>Quality score distribution</h2><p>");
     count(c, q, "accepted");
@@ -731,7 +731,7 @@ static void section_quality(struct ctx *c, const json_t *s)
     bool ok = n > 0 && n == arr_len(bounds) && n == arr_len(counts);
     double prev = -INFINITY, maxc = 0;
     for (size_t i = 0; ok && i < n; i++) {
-        double v;
+        double v = 0;
         if (!num_of(json_array_get(bounds, i), &v) || !(v > prev) || fabs(v) > CLAMP_ABS)
             ok = false;
         prev = v;
@@ -745,14 +745,14 @@ static void section_quality(struct ctx *c, const json_t *s)
         put(c, "</section>\n");
         return;
     }
-    double first;
+    double first = 0;
     num_of(json_array_get(bounds, 0), &first);
     double last = prev;
     double lo; /* lower edge of the first bin */
     if (first > 0)
         lo = 0;
     else if (n > 1) {
-        double second;
+        double second = 0;
         num_of(json_array_get(bounds, 1), &second);
         lo = first - (second - first);
     } else
@@ -763,7 +763,7 @@ static void section_quality(struct ctx *c, const json_t *s)
     axes(c, &f, "quality score", "pairs");
     double left = lo;
     for (size_t i = 0; i < n; i++) {
-        double right, v = 0;
+        double right = 0, v = 0;
         num_of(json_array_get(bounds, i), &right);
         if (!num_of(json_array_get(counts, i), &v) || v < 0)
             v = 0;

@@ -546,7 +546,7 @@ static void tty_in_pipe(void **state)
     /* The screen it leaves: the log lines and the final line, nothing of the block. */
     screen_feed(&scr, o.b, o.n);
     assert_string_equal(scr.error, "");
-    char *rows[8];
+    char *rows[8] = {0};
     int n = screen_lines(&scr, rows, 8);
     assert_int_equal(n, 4);
     assert_string_equal(rows[0], "ranpipe: warning: before the first draw");
@@ -602,7 +602,7 @@ static void tty_width_utf8(void **state)
         assert_non_null(erase);
         screen_feed(&scr, o.b, (size_t)(erase - o.b));
         assert_string_equal(scr.error, "");
-        char *rows[4];
+        char *rows[4] = {0};
         int n = screen_lines(&scr, rows, 4);
         assert_int_equal(n, 3);
         for (int i = 0; i < n; i++) {
