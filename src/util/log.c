@@ -7,6 +7,7 @@
  * log at once, which is rare next to the cost of formatting a line.
  */
 #include "ranpipe/log.h"
+#include "ranpipe/utf8.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -33,40 +34,6 @@ static const char *const level_names[] = {"debug", "info", "warning", "error"};
 const char *rp_log_level_name(enum rp_log_level level)
 {
     return (unsigned)level < 4 ? level_names[level] : "none";
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid:
- * no overlongs, surrogates or code points above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
 }
 
 size_t rp_log_format_json(char *buf, size_t cap, enum rp_log_level level, const char *msg)
@@ -107,7 +74,7 @@ size_t rp_log_format_json(char *buf, size_t cap, enum rp_log_level level, const 
         } else if (c < 0x80) {
             out = (const char *)p;
             out_len = 1;
-        } else if ((used = utf8_seq(p, left)) > 0) {
+        } else if ((used = rp_utf8_seq_len(p, left)) > 0) {
             out = (const char *)p;
             out_len = used;
         } else {

@@ -3,8 +3,7 @@
  */
 #include "ranpipe/utf8.h"
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is invalid. */
-static size_t seq_len(const unsigned char *s, size_t n)
+size_t rp_utf8_seq_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len;
@@ -43,7 +42,7 @@ bool rp_utf8_valid(const char *str, size_t n, size_t *bad_at)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < n) {
-        size_t l = seq_len(s + i, n - i);
+        size_t l = rp_utf8_seq_len(s + i, n - i);
         if (!l) {
             if (bad_at)
                 *bad_at = i;
@@ -60,7 +59,7 @@ enum rp_err rp_utf8_repair(const char *str, size_t n, struct rp_buf *out)
     size_t i = 0, run = 0; /* run: start of the current valid stretch */
     enum rp_err e = RP_OK;
     while (i < n && !e) {
-        size_t l = s[i] ? seq_len(s + i, n - i) : 0;
+        size_t l = s[i] ? rp_utf8_seq_len(s + i, n - i) : 0;
         if (l) {
             i += l;
             continue;
