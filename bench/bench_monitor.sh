@@ -19,22 +19,27 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 command -v valgrind >/dev/null || { echo "bench_monitor: valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 
-mkdir -p "$T/in"
-for i in $(seq 20); do cp -r examples/docs "$T/in/copy$i"; done
-instr() { # OUT FLAGS... -> total instructions of all threads
-  local out=$1
-  shift
-  valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" -q "$BIN" run "$T/in" -o "$out" -q "$@" >/dev/null 2>&1
+instr() { # IN OUT FLAGS... -> total instructions of all threads
+  local in=$1 out=$2
+  shift 2
+  valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" -q "$BIN" run "$in" -o "$out" -q "$@" >/dev/null 2>&1
   sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$T/cg.out" | head -1
 }
-on=$(instr "$T/o1")
-off=$(instr "$T/o2" --no-monitor)
-cmp -s "$T/o1/dataset.jsonl" "$T/o2/dataset.jsonl" || { echo "bench_monitor: the two runs wrote different datasets" >&2; exit 1; }
-python3 - "$on" "$off" "$(wc -l <"$T/o1/dataset.jsonl")" <<'PY'
+# Two sizes: the end of a run (summary.json, report.html) costs the same
+# whatever its length, the hooks in proportion to the work.
+for copies in ${COPIES:-20 100}; do
+  rm -rf "$T/in" "$T/o1" "$T/o2"
+  mkdir -p "$T/in"
+  for i in $(seq "$copies"); do cp -r examples/docs "$T/in/copy$i"; done
+  on=$(instr "$T/in" "$T/o1")
+  off=$(instr "$T/in" "$T/o2" --no-monitor)
+  cmp -s "$T/o1/dataset.jsonl" "$T/o2/dataset.jsonl" || { echo "bench_monitor: the two runs wrote different datasets" >&2; exit 1; }
+  python3 - "$on" "$off" "$copies" "$(wc -l <"$T/o1/rejects.jsonl")" <<'PY'
 import sys
-on, off, pairs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-print(f"instructions, no-model run of examples/docs x20 ({pairs} pairs): monitoring on {on:,}, off {off:,}; on/off = {on/off:.4f} ({(on/off-1)*100:+.2f}%)")
+on, off, copies, rejects = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+print(f"instructions, no-model run of examples/docs x{copies} ({rejects} rejects): monitoring on {on:,}, off {off:,}; on/off = {on/off:.4f} ({(on/off-1)*100:+.2f}%)")
 PY
+done
 
 wall() { # OUT FLAGS... -> seconds
   local t0 t1

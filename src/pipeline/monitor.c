@@ -418,10 +418,9 @@ static void reason_key(const char *reason, char *out, size_t cap)
         snprintf(out, cap, "%s", "unspecified");
 }
 
-static void count_reason(struct mon *m, const char *stage, const char *reason)
+/* Counts one rejection under (stage, key), key a reason_key(). */
+static void count_key(struct mon *m, const char *stage, const char *key)
 {
-    char key[96];
-    reason_key(reason, key, sizeof(key));
     for (size_t i = 0; i < m->n_reasons; i++) {
         if (strcmp(m->reasons[i].stage, stage) == 0 && strcmp(m->reasons[i].reason, key) == 0) {
             m->reasons[i].count++;
@@ -443,6 +442,13 @@ static void count_reason(struct mon *m, const char *stage, const char *reason)
     snprintf(rc->stage, sizeof(rc->stage), "%s", stage);
     snprintf(rc->reason, sizeof(rc->reason), "%s", key);
     rc->count = 1;
+}
+
+static void count_reason(struct mon *m, const char *stage, const char *reason)
+{
+    char key[96];
+    reason_key(reason, key, sizeof(key));
+    count_key(m, stage, key);
 }
 
 static uint64_t next_rand(struct mon *m)
@@ -498,7 +504,7 @@ void mon_pair(struct mon *m, size_t doc_row, int tier, const char *id, const cha
             if (dup)
                 continue;
             snprintf(seen[n_seen++], sizeof(seen[0]), "%s", key);
-            count_reason(m, "assess", q->reasons[i]);
+            count_key(m, "assess", key);
         }
         if (q->n_reasons == 0)
             count_reason(m, "assess", "score below the threshold");
@@ -1092,16 +1098,23 @@ enum rp_err mon_finish(struct mon *m, struct rp_run_summary *sum, const char *st
 
     json_t *o = summary_json(m, sum, status, T, &st, bstage, bkind, breason);
     char *text = o ? json_dumps(o, JSON_INDENT(1) | JSON_ENSURE_ASCII) : NULL;
-    json_decref(o);
-    if (!text)
+    if (!text) {
+        json_decref(o);
         return rp_error_set(err, RP_ERR_NOMEM, "cannot encode summary.json: out of memory");
+    }
     char path[4200];
     snprintf(path, sizeof(path), "%s/summary.json", m->p.out_dir);
-    size_t len = strlen(text);
-    text[len] = '\0';
-    enum rp_err e = rp_fs_write_atomic(path, text, len, err);
+    enum rp_err e = rp_fs_write_atomic(path, text, strlen(text), err);
     free(text);
+    /* The page from the same object (what `ranpipe report` makes from the file). */
+    struct rp_buf html;
+    rp_buf_init(&html, RP_BUF_NO_CAP);
     if (!e)
-        e = rp_report_write(m->p.out_dir, err);
+        e = rp_report_render(o, &html, err);
+    snprintf(path, sizeof(path), "%s/report.html", m->p.out_dir);
+    if (!e)
+        e = rp_fs_write_atomic(path, html.data, html.len, err);
+    rp_buf_release(&html);
+    json_decref(o);
     return e;
 }

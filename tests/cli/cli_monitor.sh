@@ -136,6 +136,8 @@ PY
 
 # ---- report.html in a browser ----
 ok_if "report.html is written" test -s "$T/out/report.html"
+ok_if "ranpipe report renders the same page from summary.json" bash -c '
+  "$1" report -q "$2" -o "$2/again.html" && cmp "$2/report.html" "$2/again.html"' _ "$RANPIPE_BIN" "$T/out"
 ok_if "Chromium loads the run's report" browse "$T/out/report.html" run
 ok_if "... with no console message, exception or blocked load, and its script ran" clean run
 ok_if "... it names the bottleneck and the alert" bash -c 'grep -q "backend-bound" "$1" && grep -q "pass_rate_low" "$1"' _ "$T/run.dom"
