@@ -414,8 +414,8 @@ static void reason_key(const char *reason, char *out, size_t cap)
     while (n > 0 && strchr(" :,.-/", out[n - 1]))
         n--;
     out[n] = '\0';
-    if (n == 0)
-        snprintf(out, cap, "%s", "unspecified");
+    if (n == 0 && cap >= sizeof("unspecified"))
+        memcpy(out, "unspecified", sizeof("unspecified"));
 }
 
 /* Counts one rejection under (stage, key), key a reason_key(). */
@@ -495,15 +495,15 @@ void mon_pair(struct mon *m, size_t doc_row, int tier, const char *id, const cha
         /* Each kind of defect once per pair. */
         char seen[RP_QUALITY_MAX_REASONS][96];
         size_t n_seen = 0;
-        for (size_t i = 0; i < q->n_reasons; i++) {
-            char key[96];
-            reason_key(q->reasons[i], key, sizeof(key));
+        for (size_t i = 0; i < q->n_reasons && n_seen < RP_QUALITY_MAX_REASONS; i++) {
+            char *key = seen[n_seen];
+            reason_key(q->reasons[i], key, sizeof(seen[0]));
             bool dup = false;
             for (size_t k = 0; k < n_seen && !dup; k++)
                 dup = strcmp(seen[k], key) == 0;
             if (dup)
                 continue;
-            snprintf(seen[n_seen++], sizeof(seen[0]), "%s", key);
+            n_seen++;
             count_key(m, "assess", key);
         }
         if (q->n_reasons == 0)
