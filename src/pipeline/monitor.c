@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "ranpipe/fs.h"
+#include "ranpipe/hash.h"
 #include "ranpipe/log.h"
 #include "ranpipe/report.h"
 #include "ranpipe/version.h"
@@ -43,6 +44,7 @@ struct doc_row {
 };
 
 struct reason_count {
+    uint64_t hash; /* of stage and reason: compared first */
     char stage[32];
     char reason[96];
     uint64_t count;
@@ -421,8 +423,10 @@ static void reason_key(const char *reason, char *out, size_t cap)
 /* Counts one rejection under (stage, key), key a reason_key(). */
 static void count_key(struct mon *m, const char *stage, const char *key)
 {
+    uint64_t h = rp_hash64_seeded(key, strlen(key), rp_hash64(stage, strlen(stage)));
     for (size_t i = 0; i < m->n_reasons; i++) {
-        if (strcmp(m->reasons[i].stage, stage) == 0 && strcmp(m->reasons[i].reason, key) == 0) {
+        if (m->reasons[i].hash == h && strcmp(m->reasons[i].stage, stage) == 0 &&
+            strcmp(m->reasons[i].reason, key) == 0) {
             m->reasons[i].count++;
             return;
         }
@@ -439,6 +443,7 @@ static void count_key(struct mon *m, const char *stage, const char *key)
         }
     }
     struct reason_count *rc = &m->reasons[m->n_reasons++];
+    rc->hash = h;
     snprintf(rc->stage, sizeof(rc->stage), "%s", stage);
     snprintf(rc->reason, sizeof(rc->reason), "%s", key);
     rc->count = 1;
