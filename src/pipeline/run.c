@@ -75,6 +75,7 @@ struct job {
     int home;          /* the tier it was first routed to */
     uint32_t tried;    /* tiers that failed it */
     bool escalated;
+    bool adapted;      /* history once picked another tier than the thresholds */
     bool in_flight;
     double deadline;
     enum outcome out;
@@ -491,8 +492,9 @@ static void handle_done(struct run *r, struct job *j);
 /* The tier for a job: the router's static choice (complexity thresholds,
  * breakers), or with route.adaptive the cheapest tier the history predicts
  * to reach the target pass rate (the static choice while a tier has too
- * little history). */
-static int pick_tier(struct run *r, const struct job *j)
+ * little history). Called again on every dispatch pass while the job's
+ * tier is full, so the summary counts the job, not the calls. */
+static int pick_tier(struct run *r, struct job *j)
 {
     int tier = rp_router_pick(r->router, j->complexity, j->tried);
     if (!r->adapt || tier < 0)
@@ -503,7 +505,8 @@ static int pick_tier(struct run *r, const struct job *j)
             allowed |= 1u << i;
     enum rp_adapt_why why;
     int t = rp_adapt_choose(r->adapt, j->complexity, r->cfg->route.target, allowed, tier, &why);
-    if (t >= 0 && t != tier) {
+    if (t >= 0 && t != tier && !j->adapted) {
+        j->adapted = true;
         rp_debug("chunk %zu of '%s' (complexity %.2f): history picks tier '%s' over '%s' (%s)", j->chunk,
                  j->di->path, (double)j->complexity, r->cfg->tiers[t].name, r->cfg->tiers[tier].name,
                  rp_adapt_why_name(why));
