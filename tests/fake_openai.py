@@ -13,6 +13,14 @@ POST .../chat/completions behaves as a marker in the user message says:
     @id=TAG      groups the requests of one test case (default: the mode)
     @sleep=S     seconds to wait before answering (slow: default 3)
 
+Two markers make tiers (servers told apart by their base URL's path, the
+URL path before /chat/completions, e.g. /small) behave differently:
+
+    @garbage_on=PATH  answer in garbage mode when the base path is PATH, as
+                 @mode says otherwise (a tier that cannot handle the text)
+    @sleep_on=PATH    wait @sleep seconds only when the base path is PATH
+                 (a slower, dearer tier)
+
     ok         200, content is a fixed JSON QA array, with usage
     slow       sleeps, then ok (longer than the client's timeout)
     500, 503   that status with an error body
@@ -31,8 +39,9 @@ supported" to any request that carries response_format.
 
 GET /stats returns the counters as JSON: requests per mode and per base path,
 the most concurrent requests per base path, requests per path that carried
-response_format, the arrival times (monotonic seconds) per @id, the last
-Authorization header and the last request body. POST /reset clears them.
+response_format, requests per base path and @id ("by_path_id": {path: {id:
+n}}), the arrival times (monotonic seconds) per @id, the last Authorization
+header and the last request body. POST /reset clears them.
 """
 import json
 import re
@@ -53,8 +62,8 @@ lock = threading.Lock()
 
 def fresh_stats():
     return {"modes": {}, "paths": {}, "concurrent_max": {}, "concurrent_now": {},
-            "with_format": {}, "times": {}, "fails_done": {}, "authorization": None,
-            "last_body": None, "requests": 0}
+            "with_format": {}, "by_path_id": {}, "times": {}, "fails_done": {},
+            "authorization": None, "last_body": None, "requests": 0}
 
 
 stats = fresh_stats()
@@ -67,6 +76,11 @@ def bump(table, key, n=1):
 
 def marker(text, name, default=None):
     m = re.search(r"@" + name + r"=([A-Za-z0-9_.\-]+)", text)
+    return m.group(1) if m else default
+
+
+def path_marker(text, name, default=None):
+    m = re.search(r"@" + name + r"=(/[A-Za-z0-9_.\-/]*)", text)
     return m.group(1) if m else default
 
 
@@ -119,10 +133,13 @@ class Handler(BaseHTTPRequestHandler):
         mode = marker(user, "mode", "ok")
         tag = marker(user, "id", mode)
         fails = marker(user, "fails")
+        if path_marker(user, "garbage_on") == base:
+            mode = "garbage"
         with lock:
             stats["requests"] += 1
             bump(stats["modes"], mode)
             bump(stats["paths"], base)
+            bump(stats["by_path_id"].setdefault(base, {}), tag)
             now = bump(stats["concurrent_now"], base)
             if now > stats["concurrent_max"].get(base, 0):
                 stats["concurrent_max"][base] = now
@@ -145,6 +162,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, base, req, user, mode, failing):
         sleep = float(marker(user, "sleep", "3" if mode == "slow" else "0"))
+        if path_marker(user, "sleep_on", base) != base:
+            sleep = 0
         if sleep > 0:
             time.sleep(sleep)
         if base.startswith("/norf") and "response_format" in req:

@@ -75,12 +75,19 @@ struct job {
     int home;          /* the tier it was first routed to */
     uint32_t tried;    /* tiers that failed it */
     bool escalated;
+    bool adapted;      /* history once picked another tier than the thresholds */
     bool in_flight;
     double deadline;
     enum outcome out;
     struct rp_buf user, grammar, schema;
     struct rp_buf reasons;    /* why earlier tiers did not do it */
     struct rp_buf first_raw;  /* the output an escalation replaced */
+    struct {                  /* the attempt an escalation replaced, for the history */
+        int tier;             /* -1: none */
+        bool from_cache;
+        double seconds;
+        int n_prompt_tokens, n_gen_tokens;
+    } below;
     struct rp_extract_list ex;
     struct rp_qa_list pairs;  /* the output parsed once (OUT_GENERATED) */
     struct rp_quality_ctx *qctx; /* the chunk's text indexed for the scorer, once */
@@ -329,7 +336,7 @@ static struct job *job_new(struct run *r, struct doc_item *di, size_t chunk)
     rp_qa_list_init(&j->pairs);
     j->di = di;
     j->chunk = chunk;
-    j->tier = j->home = -1;
+    j->tier = j->home = j->below.tier = -1;
     j->req.ud = j;
     di->refs++;
     return j;
@@ -485,8 +492,9 @@ static void handle_done(struct run *r, struct job *j);
 /* The tier for a job: the router's static choice (complexity thresholds,
  * breakers), or with route.adaptive the cheapest tier the history predicts
  * to reach the target pass rate (the static choice while a tier has too
- * little history). */
-static int pick_tier(struct run *r, const struct job *j)
+ * little history). Called again on every dispatch pass while the job's
+ * tier is full, so the summary counts the job, not the calls. */
+static int pick_tier(struct run *r, struct job *j)
 {
     int tier = rp_router_pick(r->router, j->complexity, j->tried);
     if (!r->adapt || tier < 0)
@@ -497,7 +505,8 @@ static int pick_tier(struct run *r, const struct job *j)
             allowed |= 1u << i;
     enum rp_adapt_why why;
     int t = rp_adapt_choose(r->adapt, j->complexity, r->cfg->route.target, allowed, tier, &why);
-    if (t >= 0 && t != tier) {
+    if (t >= 0 && t != tier && !j->adapted) {
+        j->adapted = true;
         rp_debug("chunk %zu of '%s' (complexity %.2f): history picks tier '%s' over '%s' (%s)", j->chunk,
                  j->di->path, (double)j->complexity, r->cfg->tiers[t].name, r->cfg->tiers[tier].name,
                  rp_adapt_why_name(why));
@@ -705,6 +714,29 @@ static enum rp_err assess_and_write(struct run *r, const struct job *j, size_t c
     return e;
 }
 
+/* Appends what routing learns from: one attempt of tier on the job's chunk
+ * (attempt 0 first, 1 after an escalation). */
+static enum rp_err add_history(struct run *r, const struct job *j, int attempt, int tier,
+                               const char *model, double seconds, int n_prompt_tokens,
+                               int n_gen_tokens, int accepted, double mean_quality,
+                               struct rp_error *err)
+{
+    char chunk_hex[17];
+    rp_hash_hex(j->di->chunks.items[j->chunk].hash, chunk_hex);
+    struct rp_store_history h = {.run_id = r->run_id,
+                                 .chunk_id = chunk_hex,
+                                 .attempt = attempt,
+                                 .complexity = j->complexity,
+                                 .tier = tier,
+                                 .model = model,
+                                 .latency_s = seconds,
+                                 .n_prompt_tokens = n_prompt_tokens,
+                                 .n_gen_tokens = n_gen_tokens,
+                                 .accepted = accepted,
+                                 .mean_quality = mean_quality};
+    return rp_store_history_append(r->store, &h, err);
+}
+
 static void write_generated(struct run *r, struct job *j, struct rp_origin *o, struct rp_error *err)
 {
     struct rp_gen_request *req = &j->req;
@@ -749,17 +781,10 @@ static void write_generated(struct run *r, struct job *j, struct rp_origin *o, s
     ts->chunks++;
     ts->pairs += good;
     mon_chunk_done(r->mon, j->di->mon_row, j->tier);
-    if (!e && r->store && !j->from_cache) {
-        /* What routing learns from: this tier on this chunk. */
-        char chunk_hex[17];
-        rp_hash_hex(j->di->chunks.items[j->chunk].hash, chunk_hex);
-        struct rp_store_history h = {.run_id = r->run_id, .chunk_id = chunk_hex, .attempt = j->escalated ? 1 : 0,
-                                     .complexity = j->complexity, .tier = j->tier, .model = o->model,
-                                     .latency_s = req->seconds, .n_prompt_tokens = req->n_prompt_tokens,
-                                     .n_gen_tokens = req->n_gen_tokens, .accepted = (int)good,
-                                     .mean_quality = n_scored ? score_sum / (double)n_scored : 0};
-        e = rp_store_history_append(r->store, &h, err);
-    }
+    if (!e && r->store && !j->from_cache)
+        e = add_history(r, j, j->escalated ? 1 : 0, j->tier, o->model, req->seconds,
+                        req->n_prompt_tokens, req->n_gen_tokens, (int)good,
+                        n_scored ? score_sum / (double)n_scored : 0, err);
     note_failure(r, e, err);
 }
 
@@ -769,7 +794,15 @@ static void write_job(struct run *r, struct job *j)
     struct rp_error err;
     rp_error_clear(&err);
     enum rp_err e = RP_OK;
-    switch (j->out) {
+    if (j->below.tier >= 0 && !j->below.from_cache && r->store && j->chunk < j->di->chunks.n) {
+        /* The tier below gave no usable pair: a failed attempt routing must
+         * learn from, whatever became of the chunk on the tier above. */
+        int t = j->below.tier;
+        e = add_history(r, j, 0, t, r->tiers[t].model[0] ? r->tiers[t].model : NULL,
+                        j->below.seconds, j->below.n_prompt_tokens, j->below.n_gen_tokens, 0, 0,
+                        &err);
+    }
+    switch (e ? OUT_NONE : j->out) {
     case OUT_GENERATED:
         write_generated(r, j, &o, &err);
         break;
@@ -991,6 +1024,11 @@ generated:
             j->escalated = true;
             rp_buf_reset(&j->first_raw);
             rp_buf_add(&j->first_raw, req->text.data, req->text.len);
+            j->below.tier = t;
+            j->below.from_cache = j->from_cache;
+            j->below.seconds = req->seconds;
+            j->below.n_prompt_tokens = req->n_prompt_tokens;
+            j->below.n_gen_tokens = req->n_gen_tokens;
             j->tier = up;
             j->req.user = NULL; /* rebuilt for the new tier */
             wait_push(r, j);
