@@ -10,6 +10,9 @@
 #  2. Wall time: the tiny fixture model on examples/docs (-p 1), R runs of
 #     each alternating (default 5), medians compared.
 # Prints each figure and the ratio on/off; the goal is below 1.01.
+# Environment: COPIES (sizes for 1, default "20 100"), REPEAT (callgrind runs
+# of each, median taken; default 3: a threaded run's instruction count varies
+# a little with scheduling), R (wall-time runs), PARTS ("instr wall").
 set -euo pipefail
 B=${1:-build/release}
 BIN=$B/bin/ranpipe
@@ -27,19 +30,32 @@ instr() { # IN OUT FLAGS... -> total instructions of all threads
 }
 # Two sizes: the end of a run (summary.json, report.html) costs the same
 # whatever its length, the hooks in proportion to the work.
+PARTS=${PARTS:-instr wall}
 for copies in ${COPIES:-20 100}; do
-  rm -rf "$T/in" "$T/o1" "$T/o2"
+  [[ " $PARTS " == *" instr "* ]] || break
+  rm -rf "$T/in"
   mkdir -p "$T/in"
   for i in $(seq "$copies"); do cp -r examples/docs "$T/in/copy$i"; done
-  on=$(instr "$T/in" "$T/o1")
-  off=$(instr "$T/in" "$T/o2" --no-monitor)
-  cmp -s "$T/o1/dataset.jsonl" "$T/o2/dataset.jsonl" || { echo "bench_monitor: the two runs wrote different datasets" >&2; exit 1; }
-  python3 - "$on" "$off" "$copies" "$(wc -l <"$T/o1/rejects.jsonl")" <<'PY'
-import sys
-on, off, copies, rejects = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print(f"instructions, no-model run of examples/docs x{copies} ({rejects} rejects): monitoring on {on:,}, off {off:,}; on/off = {on/off:.4f} ({(on/off-1)*100:+.2f}%)")
+  ons=() offs=()
+  for _ in $(seq "${REPEAT:-3}"); do
+    rm -rf "$T/o1" "$T/o2"
+    ons+=("$(instr "$T/in" "$T/o1")")
+    offs+=("$(instr "$T/in" "$T/o2" --no-monitor)")
+    cmp -s "$T/o1/dataset.jsonl" "$T/o2/dataset.jsonl" || { echo "bench_monitor: the two runs wrote different datasets" >&2; exit 1; }
+  done
+  python3 - "$copies" "$(wc -l <"$T/o1/rejects.jsonl")" "${ons[*]}" "${offs[*]}" <<'PY'
+import statistics, sys
+copies, rejects = int(sys.argv[1]), int(sys.argv[2])
+on = [int(x) for x in sys.argv[3].split()]
+off = [int(x) for x in sys.argv[4].split()]
+a, b = statistics.median(on), statistics.median(off)
+print(f"instructions, no-model run of examples/docs x{copies} ({rejects} rejects), median of {len(on)}: "
+      f"monitoring on {a:,.0f}, off {b:,.0f}; on/off = {a/b:.4f} ({(a/b-1)*100:+.2f}%)")
+print(f"  on:  {' '.join(f'{x:,}' for x in on)}")
+print(f"  off: {' '.join(f'{x:,}' for x in off)}")
 PY
 done
+[[ " $PARTS " == *" wall "* ]] || exit 0
 
 wall() { # OUT FLAGS... -> seconds
   local t0 t1
