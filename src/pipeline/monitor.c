@@ -25,7 +25,9 @@
 #define MAX_SAMPLES 600     /* throughput points kept (halved when full) */
 #define MAX_REASONS 200     /* distinct rejection reasons counted; the rest are "other" */
 #define N_PAIR_SAMPLES 20   /* accepted and rejected pairs shown in the report */
-#define SAMPLE_TEXT_MAX 2000
+#define SAMPLE_QUESTION_MAX 400 /* bytes of a sample's question and answer shown; */
+#define SAMPLE_ANSWER_MAX 800   /* rejects.jsonl and dataset.jsonl have them whole */
+#define SAMPLE_REASONS_MAX 8
 #define MAX_ALERTS 256
 
 static const char *const stage_names[MON__STAGES] = {"ingest", "route", "generate", "assess"};
@@ -309,20 +311,25 @@ void mon_gen_state(struct mon *m, double dt, bool in_flight, bool full, bool sta
     }
 }
 
+/* A copy of s cut to at most max bytes at a UTF-8 boundary, with "..."
+ * (U+2026) after a cut. */
 static char *dup_cut(const char *s, size_t max)
 {
     if (!s)
         s = "";
     size_t n = strlen(s);
-    if (n > max) {
+    bool cut = n > max;
+    if (cut) {
         n = max;
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
             n--; /* not inside a UTF-8 sequence */
     }
-    char *d = malloc(n + 1);
+    char *d = malloc(n + (cut ? 3 : 0) + 1);
     if (d) {
         memcpy(d, s, n);
-        d[n] = '\0';
+        if (cut)
+            memcpy(d + n, "\xe2\x80\xa6", 3);
+        d[n + (cut ? 3 : 0)] = '\0';
     }
     return d;
 }
@@ -521,23 +528,30 @@ void mon_pair(struct mon *m, size_t doc_row, int tier, const char *id, const cha
     s->id = dup_cut(id, 64);
     s->source = dup_cut(source, 1024);
     s->tier = dup_cut(tier_name(m, tier), 64);
-    s->question = dup_cut(question, SAMPLE_TEXT_MAX);
-    s->answer = dup_cut(answer, SAMPLE_TEXT_MAX);
+    s->question = dup_cut(question, SAMPLE_QUESTION_MAX);
+    s->answer = dup_cut(answer, SAMPLE_ANSWER_MAX);
     s->score = q->score;
     if (!q->accept) {
         s->stage = dup_cut("assess", 16);
-        size_t len = 0;
-        for (size_t i = 0; i < q->n_reasons; i++)
+        size_t shown = q->n_reasons < SAMPLE_REASONS_MAX ? q->n_reasons : SAMPLE_REASONS_MAX;
+        char more[96] = "";
+        if (shown < q->n_reasons)
+            snprintf(more, sizeof(more), "and %zu more reasons (rejects.jsonl has them all)", q->n_reasons - shown);
+        size_t len = strlen(more) + 1;
+        for (size_t i = 0; i < shown; i++)
             len += strlen(q->reasons[i]) + 1;
         s->reasons = malloc(len + 1);
         if (s->reasons) {
             size_t at = 0;
-            for (size_t i = 0; i < q->n_reasons; i++) {
+            for (size_t i = 0; i < shown; i++) {
                 size_t n = strlen(q->reasons[i]);
                 memcpy(s->reasons + at, q->reasons[i], n);
                 at += n;
                 s->reasons[at++] = '\n';
             }
+            size_t n = strlen(more);
+            memcpy(s->reasons + at, more, n);
+            at += n;
             s->reasons[at] = '\0';
         }
     }
