@@ -874,7 +874,8 @@ static json_t *sample_json(const struct pair_sample *s, bool rejected)
         for (const char *p = s->reasons ? s->reasons : ""; *p;) {
             const char *nl = strchr(p, '\n');
             size_t n = nl ? (size_t)(nl - p) : strlen(p);
-            json_array_append_new(r, json_stringn(p, n) ? json_stringn(p, n) : jstr(""));
+            json_t *one = json_stringn(p, n);
+            json_array_append_new(r, one ? one : jstr(""));
             p += n + (nl ? 1 : 0);
         }
         json_object_set_new(o, "reasons", r);
