@@ -70,6 +70,7 @@ struct mon {
     bool own_metrics;
     double t0;
     time_t wall0;
+    _Atomic uint64_t docs_ingested; /* by the ingest thread, parsed or not */
     size_t n_tiers;
 
     /* metrics */
@@ -273,6 +274,14 @@ void mon_files(struct mon *m, size_t n)
         rp_gauge_set(m->files_found, (double)n);
 }
 
+void mon_ingested(struct mon *m, size_t n_chunks)
+{
+    if (!m)
+        return;
+    atomic_fetch_add_explicit(&m->docs_ingested, 1, memory_order_relaxed);
+    rp_counter_add(m->chunks, n_chunks);
+}
+
 void mon_ingest_done(struct mon *m)
 {
     if (m)
@@ -341,7 +350,6 @@ size_t mon_doc(struct mon *m, const char *source, const char *error, size_t n_ch
     rp_counter_inc(error ? m->docs_failed : m->docs_ok);
     if (error)
         rp_counter_inc(m->errors);
-    rp_counter_add(m->chunks, n_chunks);
     mon_stage_items(m, MON_INGEST, 1);
     mon_stage_items(m, MON_ROUTE, n_chunks);
     if (m->n_docs == m->cap_docs) {
@@ -587,7 +595,10 @@ static void snapshot(struct mon *m, double t, struct rp_progress_snapshot *s)
     s->elapsed_s = t;
     s->docs_done = cval(m->docs_ok) + cval(m->docs_failed);
     double files = rp_gauge_value(m->files_found);
-    s->docs_total = files > (double)s->docs_done ? (uint64_t)files : s->docs_done;
+    uint64_t ingested = atomic_load_explicit(&m->docs_ingested, memory_order_relaxed);
+    s->docs_total = s->docs_done > ingested ? s->docs_done : ingested;
+    if (!(rp_gauge_value(m->ingest_done_g) > 0) && files > (double)s->docs_total)
+        s->docs_total = (uint64_t)files; /* archives may hold more */
     s->totals_final = rp_gauge_value(m->ingest_done_g) > 0;
     s->chunks_done = cval(m->chunks_done);
     s->chunks_total = cval(m->chunks);

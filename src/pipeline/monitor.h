@@ -11,8 +11,9 @@
  * run's main thread only. At the end mon_finish() names the bottleneck and
  * writes OUT/summary.json and OUT/report.html.
  *
- * Thread contract: mon_stage_time() and the metrics hooks (mon_request(),
- * mon_gauges()) may be called from any thread; mon_doc(), mon_pair(),
+ * Thread contract: mon_stage_time(), mon_ingested(), mon_ingest_done() and
+ * the metrics hooks (mon_request(), mon_gauges()) may be called from any
+ * thread; mon_doc(), mon_pair(),
  * mon_reject(), mon_chunk_done() and mon_gen_state() from the run's main
  * thread only; mon_new/start/stop/finish/free from the thread that owns
  * the run.
@@ -62,7 +63,10 @@ void mon_stop(struct mon *m);
 
 /* Files found by the run (the documents' total while ingest goes on). */
 void mon_files(struct mon *m, size_t n);
-/* Ingest is done: the totals no longer grow. */
+/* A document read by the ingest thread (parsed or not) and its chunks:
+ * the totals progress counts against. */
+void mon_ingested(struct mon *m, size_t n_chunks);
+/* Ingest is done (ingest thread): the totals no longer grow. */
 void mon_ingest_done(struct mon *m);
 
 /* Time a stage spent: busy, waiting for input, blocked on its output. */

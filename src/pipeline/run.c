@@ -258,6 +258,7 @@ static enum rp_err ingest_sink(struct rp_doc *doc, const struct rp_error *err, c
         rp_doc_free(di->doc);
         di->doc = NULL;
     }
+    mon_ingested(r->mon, di->doc ? di->chunks.n : 0);
     double t = now_s();
     enum rp_err pushed = rp_queue_push(r->q, di);
     double t2 = now_s();
@@ -292,6 +293,7 @@ static void *ingest_main(void *arg)
         if (rp_ingest_path(r->files.paths[i], &ip, ingest_sink, r) != RP_OK)
             break;
     mon_stage_time(r->mon, MON_INGEST, now_s() - r->ingest_mark, 0, 0);
+    mon_ingest_done(r->mon);
     rp_queue_close(r->q);
     return NULL;
 }
@@ -1318,10 +1320,8 @@ static void loop(struct run *r)
             if (idle && r->mon)
                 mon_stage_time(r->mon, MON_ROUTE, 0, now_s() - tw, 0);
             if (!di) {
-                if (idle) {
+                if (idle)
                     r->ingest_done = true; /* closed and drained */
-                    mon_ingest_done(r->mon);
-                }
                 break;
             }
             take_doc_timed(r, di);

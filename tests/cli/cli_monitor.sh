@@ -101,6 +101,8 @@ ok_if "the endpoint is gone with the run" fails curl -sf "http://127.0.0.1:$MPOR
 ok_if "plain progress lines, more than one" test "$(grep -c '^progress: docs [0-9]*/[0-9]*' "$T/run.err")" -ge 2
 ok_if "progress shows chunks, pairs, rates, ETA and the tier mix" \
   grep -Eq '^progress: docs 6/6, chunks [0-9]+/[0-9]+ \(100%\), pairs [0-9]+ ok / [0-9]+ rejected, .*ETA .*tiers .*small' "$T/run.err"
+ok_if "an ETA is given before the end, once every file has been read" \
+  grep -Eq '^progress: docs 6/6, chunks [0-9]+/[0-9]+ \(([0-9]|[1-9][0-9])%\), .*ETA [0-9]' "$T/run.err"
 ok_if "the low pass rate raised an alert" grep -q "warning: alert pass_rate_low: " "$T/run.err"
 ok_if "the bottleneck is named: the backend (one request at a time, 0.6 s each)" \
   grep -q "bottleneck: generate: backend-bound; its input queue was full [0-9]*% of the time" "$T/run.err"
