@@ -46,7 +46,7 @@ demo: build
 	  echo "ranpipe: for real pairs: make demo MODEL=~/models/Qwen3-1.7B-Q4_K_M.gguf"; \
 	  $(BUILD)/bin/ranpipe run examples/docs/ -o $(OUT) --model $(BUILD)/models/tiny-qwen3-f16.gguf; \
 	fi
-	@echo "ranpipe: see $(OUT)/dataset.jsonl, $(OUT)/rejects.jsonl and $(OUT)/chunks.jsonl"
+	@echo "ranpipe: see $(OUT)/report.html (the run at a glance), $(OUT)/dataset.jsonl, $(OUT)/rejects.jsonl and $(OUT)/chunks.jsonl"
 
 check: check-dev check-asan check-tsan check-fuzz
 
