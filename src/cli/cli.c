@@ -105,8 +105,14 @@ bool rp_cli_set_log_level(const char *s)
     return true;
 }
 
-bool rp_cli_opt_log_format(const char *cmd, const char *val)
+bool rp_cli_log_option(const char *cmd, int opt, const char *val)
 {
+    if (opt == RP_CLI_OPT_LOG_LEVEL) {
+        if (rp_cli_set_log_level(val))
+            return true;
+        rp_cli_usage_error(cmd, "unknown log level '%s' (debug, info, warn, error)", val);
+        return false;
+    }
     enum rp_log_format f;
     if (!rp_log_parse_format(val, &f)) {
         rp_cli_usage_error(cmd, "unknown log format '%s' (text, json)", val);

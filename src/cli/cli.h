@@ -82,15 +82,18 @@ bool rp_cli_opt_float(const char *cmd, const char *opt, const char *val, float m
 bool rp_cli_set_log_level(const char *s);
 
 /*
- * --log-format text|json, taken by every command that takes --log-level: a
- * command puts RP_CLI_LOG_OPTIONS in its getopt_long table and hands the
- * value of RP_CLI_OPT_LOG_FORMAT to rp_cli_opt_log_format(), which sets the
- * format, or prints the usage error ("unknown log format 'x' (text, json)")
- * and returns false (the caller exits with RP_EXIT_USAGE).
+ * --log-level L and --log-format text|json, taken by every command: a
+ * command puts RP_CLI_LOG_OPTIONS in its getopt_long table and hands either
+ * option's id and value to rp_cli_log_option(), which sets the level or the
+ * format, or prints the usage error ("unknown log level 'x' (debug, info,
+ * warn, error)", "unknown log format 'x' (text, json)") and returns false
+ * (the caller exits with RP_EXIT_USAGE).
  */
-enum { RP_CLI_OPT_LOG_FORMAT = 0x1100 };
-#define RP_CLI_LOG_OPTIONS {"log-format", required_argument, NULL, RP_CLI_OPT_LOG_FORMAT}
-bool rp_cli_opt_log_format(const char *cmd, const char *val);
+enum { RP_CLI_OPT_LOG_LEVEL = 0x1100, RP_CLI_OPT_LOG_FORMAT };
+#define RP_CLI_LOG_OPTIONS                                              \
+    {"log-level", required_argument, NULL, RP_CLI_OPT_LOG_LEVEL},       \
+        {"log-format", required_argument, NULL, RP_CLI_OPT_LOG_FORMAT}
+bool rp_cli_log_option(const char *cmd, int opt, const char *val);
 
 /* Applies $RANPIPE_LOG_LEVEL and $RANPIPE_LOG_FORMAT when set (main calls
  * it before a command parses its options, which override them). A bad value

@@ -67,7 +67,7 @@ void rp_cmd_assess_help(void)
 }
 
 enum { OPT_JUDGE_MODEL = 300, OPT_JUDGE_ENDPOINT, OPT_JUDGE };
-enum { OPT_THRESHOLD = 256, OPT_NO_DEDUP, OPT_DEDUP_THRESHOLD, OPT_DEDUP_PAIR_THRESHOLD, OPT_EMBED_MODEL, OPT_CONFLICTS, OPT_LOG_LEVEL };
+enum { OPT_THRESHOLD = 256, OPT_NO_DEDUP, OPT_DEDUP_THRESHOLD, OPT_DEDUP_PAIR_THRESHOLD, OPT_EMBED_MODEL, OPT_CONFLICTS };
 
 static const struct option assess_options[] = {
     {"out", required_argument, NULL, 'o'},
@@ -81,7 +81,6 @@ static const struct option assess_options[] = {
     {"judge-endpoint", required_argument, NULL, OPT_JUDGE_ENDPOINT},
     {"judge", required_argument, NULL, OPT_JUDGE},
     {"conflicts", required_argument, NULL, OPT_CONFLICTS},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     RP_CLI_LOG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -211,12 +210,9 @@ int rp_cmd_assess(int argc, char **argv)
         case OPT_JUDGE_ENDPOINT: judge_endpoint = optarg; break;
         case OPT_JUDGE: judge_tier = optarg; break;
         case OPT_CONFLICTS: conflicts_path = optarg; break;
-        case OPT_LOG_LEVEL:
-            if (!rp_cli_set_log_level(optarg))
-                return rp_cli_usage_error("assess", "unknown log level '%s'", optarg);
-            break;
+        case RP_CLI_OPT_LOG_LEVEL:
         case RP_CLI_OPT_LOG_FORMAT:
-            if (!rp_cli_opt_log_format("assess", optarg))
+            if (!rp_cli_log_option("assess", c, optarg))
                 return RP_EXIT_USAGE;
             break;
         case 'q': quiet = true; break;

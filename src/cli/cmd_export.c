@@ -288,7 +288,7 @@ int rp_cli_export_write(struct rp_cli_export *x, const char *input)
 
 /* ---- the command ---- */
 
-enum { OPT_SEED = 256, OPT_LOG_LEVEL, OPT_FROM, OPT_REBUILD, OPT_UNFINISHED };
+enum { OPT_SEED = 256, OPT_FROM, OPT_REBUILD, OPT_UNFINISHED };
 
 static const struct option export_options[] = {
     RP_CLI_EXPORT_OPTIONS,
@@ -297,7 +297,6 @@ static const struct option export_options[] = {
     {"rebuild", no_argument, NULL, OPT_REBUILD},
     {"unfinished", no_argument, NULL, OPT_UNFINISHED},
     {"seed", required_argument, NULL, OPT_SEED},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     RP_CLI_LOG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -366,16 +365,10 @@ int rp_cmd_export(int argc, char **argv)
                 status = rp_cli_usage_error("export",
                                             "--seed needs a non-negative number, not '%s'", optarg);
             break;
-        case OPT_LOG_LEVEL:
-            if (!rp_cli_set_log_level(optarg))
-                status = rp_cli_usage_error("export",
-                                            "unknown log level '%s' (debug, info, warn, "
-                                            "error)",
-                                            optarg);
-            break;
+        case RP_CLI_OPT_LOG_LEVEL:
         case RP_CLI_OPT_LOG_FORMAT:
-            if (!rp_cli_opt_log_format("export", optarg))
-                return RP_EXIT_USAGE;
+            if (!rp_cli_log_option("export", c, optarg))
+                status = RP_EXIT_USAGE;
             break;
         case 'q':
             rp_log_set_level(RP_LOG_WARN);

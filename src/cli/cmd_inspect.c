@@ -50,14 +50,13 @@ void rp_cmd_inspect_help(void)
            d.max_tokens, d.overlap_tokens);
 }
 
-enum { OPT_JSON = 256, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_LOG_LEVEL };
+enum { OPT_JSON = 256, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP };
 
 static const struct option inspect_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"model", required_argument, NULL, 'm'},
     {"chunk-tokens", required_argument, NULL, OPT_CHUNK_TOKENS},
     {"chunk-overlap", required_argument, NULL, OPT_CHUNK_OVERLAP},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     RP_CLI_LOG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -285,12 +284,9 @@ int rp_cmd_inspect(int argc, char **argv)
                 return RP_EXIT_USAGE;
             cp.overlap_tokens = (size_t)v;
             break;
-        case OPT_LOG_LEVEL:
-            if (!rp_cli_set_log_level(optarg))
-                return rp_cli_usage_error("inspect", "unknown log level '%s' (debug, info, warn, error)", optarg);
-            break;
+        case RP_CLI_OPT_LOG_LEVEL:
         case RP_CLI_OPT_LOG_FORMAT:
-            if (!rp_cli_opt_log_format("inspect", optarg))
+            if (!rp_cli_log_option("inspect", c, optarg))
                 return RP_EXIT_USAGE;
             break;
         case 'h':

@@ -137,7 +137,6 @@ enum {
     OPT_TOP_K,
     OPT_TOP_P,
     OPT_SEED,
-    OPT_LOG_LEVEL,
     OPT_MEMORY,
     OPT_NO_CACHE,
     OPT_RETRY_FAILED,
@@ -174,7 +173,6 @@ static const struct option run_options[] = {
     {"top-k", required_argument, NULL, OPT_TOP_K},
     {"top-p", required_argument, NULL, OPT_TOP_P},
     {"seed", required_argument, NULL, OPT_SEED},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     RP_CLI_LOG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -405,12 +403,9 @@ int rp_cmd_run(int argc, char **argv)
                 return rp_cli_usage_error("run", "--seed needs a non-negative number, not '%s'", optarg);
             o.has_seed = true;
             break;
-        case OPT_LOG_LEVEL:
-            if (!rp_cli_set_log_level(optarg))
-                return rp_cli_usage_error("run", "unknown log level '%s' (debug, info, warn, error)", optarg);
-            break;
+        case RP_CLI_OPT_LOG_LEVEL:
         case RP_CLI_OPT_LOG_FORMAT:
-            if (!rp_cli_opt_log_format("run", optarg))
+            if (!rp_cli_log_option("run", c, optarg))
                 return RP_EXIT_USAGE;
             break;
         case 'q':

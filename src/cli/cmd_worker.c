@@ -45,7 +45,6 @@ enum {
     OPT_TOPK,
     OPT_TOPP,
     OPT_MAXTOK,
-    OPT_LOG,
 };
 
 static const struct option worker_options[] = {
@@ -61,7 +60,6 @@ static const struct option worker_options[] = {
     {"top-k", required_argument, NULL, OPT_TOPK},
     {"top-p", required_argument, NULL, OPT_TOPP},
     {"max-tokens", required_argument, NULL, OPT_MAXTOK},
-    {"log-level", required_argument, NULL, OPT_LOG},
     RP_CLI_LOG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -146,12 +144,9 @@ int rp_cmd_worker(int argc, char **argv)
                 return RP_EXIT_USAGE;
             p.sampling.max_tokens = (int)v;
             break;
-        case OPT_LOG:
-            if (!rp_cli_set_log_level(optarg))
-                return rp_cli_usage_error("worker", "unknown log level '%s'", optarg);
-            break;
+        case RP_CLI_OPT_LOG_LEVEL:
         case RP_CLI_OPT_LOG_FORMAT:
-            if (!rp_cli_opt_log_format("worker", optarg))
+            if (!rp_cli_log_option("worker", c, optarg))
                 return RP_EXIT_USAGE;
             break;
         case 'h':
