@@ -448,18 +448,26 @@ static int export_stored_line(const char *line, size_t len, void *ud)
     return x->rc != RP_OK;
 }
 
+/* Opens the existing store at db and finds the run whose lines rebuild the
+ * outputs (see rp_store_output_run()). On failure *st may still need
+ * closing. */
+static enum rp_err open_output_run(const char *db, bool unfinished, struct rp_store **st, int64_t *run_id,
+                                   bool *complete, struct rp_error *err)
+{
+    struct rp_store_params sp = rp_store_default_params();
+    sp.create = false;
+    enum rp_err rc = rp_store_open(db, &sp, st, err);
+    return rc ? rc : rp_store_output_run(*st, unfinished, run_id, complete, err);
+}
+
 /* Feeds the dataset lines of the store at db (its last complete run) to
  * x. */
 static enum rp_err export_from_store(struct export_ctx *x, const char *db, struct rp_error *err)
 {
-    struct rp_store_params sp = rp_store_default_params();
-    sp.create = false;
     struct rp_store *st = NULL;
-    enum rp_err rc = rp_store_open(db, &sp, &st, err);
     int64_t run_id = 0;
     bool complete = false;
-    if (!rc)
-        rc = rp_store_output_run(st, false, &run_id, &complete, err);
+    enum rp_err rc = open_output_run(db, false, &st, &run_id, &complete, err);
     if (!rc) {
         snprintf(x->sum->from, sizeof(x->sum->from), "%s (run %lld)", db, (long long)run_id);
         rc = rp_store_output_foreach(st, run_id, "dataset.jsonl", export_stored_line, x, err);
@@ -645,12 +653,8 @@ enum rp_err rp_export_rebuild(const char *out_dir, bool unfinished, struct rp_ex
         return rp_error_set(err, errno == ENOENT ? RP_ERR_NOENT : RP_ERR_IO,
                             "cannot open '%s': %s (is '%s' the output directory of a run?)", db, strerror(errno),
                             out_dir);
-    struct rp_store_params sp = rp_store_default_params();
-    sp.create = false;
     struct rp_store *s = NULL;
-    enum rp_err rc = rp_store_open(db, &sp, &s, err);
-    if (!rc)
-        rc = rp_store_output_run(s, unfinished, &sum->run_id, &sum->complete, err);
+    enum rp_err rc = open_output_run(db, unfinished, &s, &sum->run_id, &sum->complete, err);
     size_t n_open = 0;
     for (size_t i = 0; !rc && i < N; i++) {
         snprintf(final[i], sizeof(final[i]), "%s/%s", out_dir, rp_store_output_files[i]);
