@@ -57,11 +57,19 @@ struct pair_sample {
     double score;
 };
 
+/* An alert raised: what summary.json lists. */
 struct alert {
-    const char *name; /* static */
-    char key[96];     /* name plus subject (a tier), for the active flag */
+    char key[96]; /* the alert's name, with its tier for a breaker */
     char message[256];
     double t;
+};
+
+/* One condition watched, with its ranpipe_alert_active series. */
+enum { ALERT_PASS_RATE, ALERT_ERROR_RATE, ALERT_BREAKER /* + tier index */ };
+struct alert_slot {
+    char key[96];
+    struct rp_gauge *active_g;
+    bool active;
 };
 
 struct mon {
@@ -98,8 +106,7 @@ struct mon {
     double point_every; /* seconds between kept points (doubles when the list halves) */
     struct alert alerts[MAX_ALERTS];
     size_t n_alerts;
-    char active[MAX_ALERTS][96];
-    size_t n_active;
+    struct alert_slot slots[ALERT_BREAKER + MAX_TIERS];
 
     /* main thread */
     struct doc_row *docs;
@@ -167,6 +174,8 @@ static void register_metrics(struct mon *m)
     m->gen_starved = rp_metrics_counter(r, "ranpipe_generate_starved_seconds_total",
                                         "Time the backends had room but no chunk to work on", NULL);
     m->alerts_total = rp_metrics_counter(r, "ranpipe_alerts_total", "Alerts raised", NULL);
+    snprintf(m->slots[ALERT_PASS_RATE].key, sizeof(m->slots[0].key), "pass_rate_low");
+    snprintf(m->slots[ALERT_ERROR_RATE].key, sizeof(m->slots[0].key), "error_rate_high");
     const struct rp_config *cfg = m->p.cfg;
     m->n_tiers = cfg->n_tiers < MAX_TIERS ? cfg->n_tiers : MAX_TIERS;
     for (size_t i = 0; i < m->n_tiers; i++) {
@@ -192,7 +201,12 @@ static void register_metrics(struct mon *m)
                                                rp_buckets_latency_s, RP_BUCKETS_LATENCY_S_N, "tier", t, NULL);
         m->t_breaker[i] = rp_metrics_gauge(r, "ranpipe_tier_breaker_state",
                                            "Circuit breaker: 0 closed, 1 half-open, 2 open", "tier", t, NULL);
+        snprintf(m->slots[ALERT_BREAKER + i].key, sizeof(m->slots[0].key), "breaker_open:%s", t);
     }
+    for (size_t i = 0; i < ALERT_BREAKER + m->n_tiers; i++)
+        if (m->slots[i].key[0])
+            m->slots[i].active_g = rp_metrics_gauge(r, "ranpipe_alert_active", "1 while an alert's condition holds",
+                                                    "alert", m->slots[i].key, NULL);
 }
 
 struct mon *mon_new(const struct mon_params *p)
@@ -643,55 +657,32 @@ static void add_point(struct mon *m, double t, bool force)
         p->gen_tokens += cval(m->t_gen[i]);
 }
 
-static bool is_active(const struct mon *m, const char *key)
-{
-    for (size_t i = 0; i < m->n_active; i++)
-        if (strcmp(m->active[i], key) == 0)
-            return true;
-    return false;
-}
-
-/* An alert condition now true or false: logged and counted when it
+/* Alert slot i's condition now true or false: logged and counted when it
  * becomes true, re-armed when it clears. Caller holds m->lock. */
-static void alert_state(struct mon *m, const char *name, const char *key, bool on, double t, const char *fmt, ...)
+static void alert_state(struct mon *m, size_t i, bool on, double t, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 6, 7)))
+    __attribute__((format(printf, 5, 6)))
 #endif
     ;
-static void alert_state(struct mon *m, const char *name, const char *key, bool on, double t, const char *fmt, ...)
+static void alert_state(struct mon *m, size_t i, bool on, double t, const char *fmt, ...)
 {
-    bool was = is_active(m, key);
-    if (!on) {
-        for (size_t i = 0; was && i < m->n_active; i++) {
-            if (strcmp(m->active[i], key) == 0) {
-                memmove(m->active[i], m->active[m->n_active - 1], sizeof(m->active[i]));
-                m->n_active--;
-                break;
-            }
-        }
-        struct rp_gauge *g = rp_metrics_gauge(m->metrics, "ranpipe_alert_active",
-                                              "1 while an alert's condition holds", "alert", key, NULL);
-        if (was)
-            rp_gauge_set(g, 0);
+    struct alert_slot *sl = &m->slots[i];
+    if (on == sl->active)
         return;
-    }
-    if (was || m->n_active == MAX_ALERTS)
+    sl->active = on;
+    rp_gauge_set(sl->active_g, on ? 1 : 0);
+    if (!on)
         return;
-    snprintf(m->active[m->n_active++], sizeof(m->active[0]), "%s", key);
-    rp_gauge_set(rp_metrics_gauge(m->metrics, "ranpipe_alert_active", "1 while an alert's condition holds",
-                                  "alert", key, NULL),
-                 1);
     rp_counter_inc(m->alerts_total);
     char msg[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    rp_warn("alert %s: %s", key, msg);
+    rp_warn("alert %s: %s", sl->key, msg);
     if (m->n_alerts < MAX_ALERTS) {
         struct alert *a = &m->alerts[m->n_alerts++];
-        a->name = name;
-        snprintf(a->key, sizeof(a->key), "%s", key);
+        memcpy(a->key, sl->key, sizeof(a->key)); /* same size, NUL-terminated */
         snprintf(a->message, sizeof(a->message), "%s", msg);
         a->t = t;
     }
@@ -708,21 +699,19 @@ static void check_alerts(struct mon *m, double t)
     }
     pthread_mutex_lock(&m->lock);
     double pass = acc + rej ? (double)acc / (double)(acc + rej) : 1.0;
-    alert_state(m, "pass_rate_low", "pass_rate_low",
+    alert_state(m, ALERT_PASS_RATE,
                 ac->min_pass_rate > 0 && acc + rej >= ac->min_samples && pass < ac->min_pass_rate, t,
                 "%.0f%% of %llu assessed pairs passed (alert below %.0f%%)", 100 * pass,
                 (unsigned long long)(acc + rej), 100 * ac->min_pass_rate);
     double er = ok + failed ? (double)failed / (double)(ok + failed) : 0.0;
-    alert_state(m, "error_rate_high", "error_rate_high",
+    alert_state(m, ALERT_ERROR_RATE,
                 ac->max_error_rate < 1 && ok + failed >= ac->min_samples && er > ac->max_error_rate, t,
                 "%.0f%% of %llu generation requests failed (alert above %.0f%%)", 100 * er,
                 (unsigned long long)(ok + failed), 100 * ac->max_error_rate);
     for (size_t i = 0; i < m->n_tiers; i++) {
         if (!m->t_breaker[i])
             continue;
-        char key[96];
-        snprintf(key, sizeof(key), "breaker_open:%s", m->p.cfg->tiers[i].name);
-        alert_state(m, "breaker_open", key, ac->breaker_open && rp_gauge_value(m->t_breaker[i]) >= 2, t,
+        alert_state(m, ALERT_BREAKER + i, ac->breaker_open && rp_gauge_value(m->t_breaker[i]) >= 2, t,
                     "tier '%s': circuit breaker open, its backend keeps failing; chunks go to other tiers or wait",
                     m->p.cfg->tiers[i].name);
     }
