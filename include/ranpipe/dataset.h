@@ -45,6 +45,11 @@ struct rp_origin {
     const struct rp_quality *quality; /* the assessment, written with the record; NULL for none */
 };
 
+/* A JSON string (jansson json_t *, new reference) for text that may not be
+ * valid UTF-8 (model output, file names): invalid bytes become U+FFFD
+ * instead of losing the field; NULL is "". NULL only when out of memory. */
+struct json_t *rp_json_text(const char *s);
+
 /* Opens the output files in out_dir (created if missing). */
 struct rp_dataset *rp_dataset_open(const char *out_dir, struct rp_error *err);
 /* Discards anything not committed; NULL is a no-op. */

@@ -99,10 +99,10 @@ void rp_dataset_free(struct rp_dataset *ds)
     free(ds);
 }
 
-/* A JSON string for text that may not be valid UTF-8 (model output, file
- * names): invalid bytes become U+FFFD instead of losing the field. */
-static json_t *text_json(const char *s)
+json_t *rp_json_text(const char *s)
 {
+    if (!s)
+        s = "";
     json_t *j = json_string(s);
     if (j)
         return j;
@@ -119,10 +119,10 @@ static json_t *origin_json(const struct rp_origin *o)
     char chunk_id[17];
     rp_hash_hex(o->chunk_hash, chunk_id);
     json_t *m = json_object();
-    json_object_set_new(m, "source", text_json(o->source ? o->source : ""));
+    json_object_set_new(m, "source", rp_json_text(o->source ? o->source : ""));
     if (o->title)
-        json_object_set_new(m, "title", text_json(o->title));
-    json_object_set_new(m, "section", text_json(o->section ? o->section : ""));
+        json_object_set_new(m, "title", rp_json_text(o->title));
+    json_object_set_new(m, "section", rp_json_text(o->section ? o->section : ""));
     json_object_set_new(m, "chunk", json_integer((json_int_t)o->chunk_index));
     json_object_set_new(m, "chunk_id", json_string(chunk_id));
     if (o->tier)
@@ -158,7 +158,7 @@ enum rp_err rp_dataset_add_chunk(struct rp_dataset *ds, const struct rp_origin *
 {
     json_t *c = origin_json(o);
     json_object_set_new(c, "tokens", json_integer((json_int_t)n_tokens));
-    json_object_set_new(c, "text", text_json(text));
+    json_object_set_new(c, "text", rp_json_text(text));
     return write_line(ds, F_CHUNKS, c, err);
 }
 
@@ -186,7 +186,7 @@ static void add_entity(const struct rp_entity *e, void *ud)
     json_object_set_new(a->seen, key, json_true());
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string(rp_entity_type_name(e->type)));
-    json_object_set_new(o, "text", text_json(e->norm));
+    json_object_set_new(o, "text", rp_json_text(e->norm));
     json_array_append_new(a->list, o);
 }
 
@@ -210,17 +210,17 @@ enum rp_err rp_dataset_add_pair(struct rp_dataset *ds, const struct rp_origin *o
     json_t *rec = json_object();
     json_object_set_new(rec, "id", json_string(id));
     json_t *msgs = json_array();
-    json_array_append_new(msgs, json_pack("{s:s,s:o}", "role", "user", "content", text_json(question)));
-    json_array_append_new(msgs, json_pack("{s:s,s:o}", "role", "assistant", "content", text_json(answer)));
+    json_array_append_new(msgs, json_pack("{s:s,s:o}", "role", "user", "content", rp_json_text(question)));
+    json_array_append_new(msgs, json_pack("{s:s,s:o}", "role", "assistant", "content", rp_json_text(answer)));
     json_object_set_new(rec, "messages", msgs);
     json_t *meta = origin_json(o);
-    json_object_set_new(meta, "type", text_json(type));
+    json_object_set_new(meta, "type", rp_json_text(type));
     if (o->model)
-        json_object_set_new(meta, "model", text_json(o->model));
+        json_object_set_new(meta, "model", rp_json_text(o->model));
     if (o->rule) {
         json_object_set_new(meta, "rule", json_string(o->rule));
         if (o->evidence)
-            json_object_set_new(meta, "evidence", text_json(o->evidence));
+            json_object_set_new(meta, "evidence", rp_json_text(o->evidence));
     } else {
         json_object_set_new(meta, "prompt", json_string(o->prompt_version ? o->prompt_version
                                                                             : RP_PROMPT_VERSION));
@@ -244,18 +244,18 @@ enum rp_err rp_dataset_add_reject(struct rp_dataset *ds, const struct rp_origin 
 {
     json_t *rec = json_object();
     json_object_set_new(rec, "stage", json_string(stage));
-    json_object_set_new(rec, "reason", text_json(reason));
+    json_object_set_new(rec, "reason", rp_json_text(reason));
     if (question)
-        json_object_set_new(rec, "question", text_json(question));
+        json_object_set_new(rec, "question", rp_json_text(question));
     if (answer)
-        json_object_set_new(rec, "answer", text_json(answer));
+        json_object_set_new(rec, "answer", rp_json_text(answer));
     if (raw)
-        json_object_set_new(rec, "raw", text_json(raw));
+        json_object_set_new(rec, "raw", rp_json_text(raw));
     if (o->quality)
         json_object_set_new(rec, "quality", rp_quality_to_json(o->quality));
     json_t *meta = origin_json(o);
     if (o->model)
-        json_object_set_new(meta, "model", text_json(o->model));
+        json_object_set_new(meta, "model", rp_json_text(o->model));
     json_object_set_new(rec, "metadata", meta);
     enum rp_err rc = write_line(ds, F_REJECTS, rec, err);
     if (!rc)
@@ -267,7 +267,7 @@ enum rp_err rp_dataset_add_pending(struct rp_dataset *ds, const struct rp_origin
                                    struct rp_error *err)
 {
     json_t *rec = origin_json(o);
-    json_object_set_new(rec, "reason", text_json(reason));
+    json_object_set_new(rec, "reason", rp_json_text(reason));
     enum rp_err rc = write_line(ds, F_PENDING, rec, err);
     if (!rc)
         ds->n_pending++;

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "ranpipe/dataset.h"
 #include "ranpipe/fs.h"
 #include "ranpipe/hash.h"
 #include "ranpipe/log.h"
@@ -841,12 +842,6 @@ static void bottleneck(const struct mon *m, double T, const struct stage_times *
     }
 }
 
-static json_t *jstr(const char *s)
-{
-    json_t *j = json_string(s ? s : "");
-    return j ? j : json_string("\xef\xbf\xbd");
-}
-
 static json_t *jnum(double v)
 {
     return json_real(isfinite(v) ? v : 0.0);
@@ -862,20 +857,20 @@ static void iso_time(time_t t, char out[32])
 static json_t *sample_json(const struct pair_sample *s, bool rejected)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "id", jstr(s->id));
-    json_object_set_new(o, "source", jstr(s->source));
-    json_object_set_new(o, "tier", jstr(s->tier));
+    json_object_set_new(o, "id", rp_json_text(s->id));
+    json_object_set_new(o, "source", rp_json_text(s->source));
+    json_object_set_new(o, "tier", rp_json_text(s->tier));
     json_object_set_new(o, "score", jnum(s->score));
-    json_object_set_new(o, "question", jstr(s->question));
-    json_object_set_new(o, "answer", jstr(s->answer));
+    json_object_set_new(o, "question", rp_json_text(s->question));
+    json_object_set_new(o, "answer", rp_json_text(s->answer));
     if (rejected) {
-        json_object_set_new(o, "stage", jstr(s->stage ? s->stage : "assess"));
+        json_object_set_new(o, "stage", rp_json_text(s->stage ? s->stage : "assess"));
         json_t *r = json_array();
         for (const char *p = s->reasons ? s->reasons : ""; *p;) {
             const char *nl = strchr(p, '\n');
             size_t n = nl ? (size_t)(nl - p) : strlen(p);
             json_t *one = json_stringn(p, n);
-            json_array_append_new(r, one ? one : jstr(""));
+            json_array_append_new(r, one ? one : rp_json_text(""));
             p += n + (nl ? 1 : 0);
         }
         json_object_set_new(o, "reasons", r);
@@ -908,9 +903,9 @@ static json_t *summary_json(struct mon *m, const struct rp_run_summary *sum, con
     json_object_set_new(o, "seconds", jnum(T));
     json_t *in = json_array();
     for (size_t i = 0; i < m->p.n_inputs; i++)
-        json_array_append_new(in, jstr(m->p.inputs[i]));
+        json_array_append_new(in, rp_json_text(m->p.inputs[i]));
     json_object_set_new(o, "inputs", in);
-    json_object_set_new(o, "out_dir", jstr(m->p.out_dir));
+    json_object_set_new(o, "out_dir", rp_json_text(m->p.out_dir));
 
     json_t *tot = json_object();
 #define TOT(k, v) json_object_set_new(tot, k, json_integer((json_int_t)(v)))
@@ -952,8 +947,8 @@ static json_t *summary_json(struct mon *m, const struct rp_run_summary *sum, con
     for (size_t i = 0; i < sum->n_tiers && i < m->n_tiers; i++) {
         const struct rp_run_tier_summary *ts = &sum->tiers[i];
         json_t *t = json_object();
-        json_object_set_new(t, "name", jstr(ts->name));
-        json_object_set_new(t, "kind", jstr(ts->kind ? ts->kind : "extractive"));
+        json_object_set_new(t, "name", rp_json_text(ts->name));
+        json_object_set_new(t, "kind", rp_json_text(ts->kind ? ts->kind : "extractive"));
         json_object_set_new(t, "chunks", json_integer((json_int_t)ts->chunks));
         json_object_set_new(t, "pairs", json_integer((json_int_t)ts->pairs));
         json_object_set_new(t, "failed", json_integer((json_int_t)ts->failed));
@@ -992,7 +987,7 @@ static json_t *summary_json(struct mon *m, const struct rp_run_summary *sum, con
     json_t *b = json_object();
     json_object_set_new(b, "stage", json_string(bstage));
     json_object_set_new(b, "kind", json_string(bkind));
-    json_object_set_new(b, "reason", jstr(breason));
+    json_object_set_new(b, "reason", rp_json_text(breason));
     json_object_set_new(o, "bottleneck", b);
 
     json_t *q = json_object();
@@ -1019,8 +1014,8 @@ static json_t *summary_json(struct mon *m, const struct rp_run_summary *sum, con
         qsort(m->reasons, m->n_reasons, sizeof(*m->reasons), cmp_reason);
     for (size_t i = 0; i < m->n_reasons; i++) {
         json_t *r = json_object();
-        json_object_set_new(r, "stage", jstr(m->reasons[i].stage));
-        json_object_set_new(r, "reason", jstr(m->reasons[i].reason));
+        json_object_set_new(r, "stage", rp_json_text(m->reasons[i].stage));
+        json_object_set_new(r, "reason", rp_json_text(m->reasons[i].reason));
         json_object_set_new(r, "count", json_integer((json_int_t)m->reasons[i].count));
         json_array_append_new(rr, r);
     }
@@ -1051,7 +1046,7 @@ static json_t *summary_json(struct mon *m, const struct rp_run_summary *sum, con
     for (size_t i = 0; i < m->n_docs; i++) {
         const struct doc_row *d = &m->docs[i];
         json_t *j = json_object();
-        json_object_set_new(j, "source", jstr(d->source));
+        json_object_set_new(j, "source", rp_json_text(d->source));
         json_object_set_new(j, "status", json_string(d->error ? "failed" : d->dead ? "dead-letter" : "ok"));
         json_object_set_new(j, "chunks", json_integer((json_int_t)d->chunks));
         json_object_set_new(j, "pairs", json_integer((json_int_t)d->pairs));
@@ -1062,7 +1057,7 @@ static json_t *summary_json(struct mon *m, const struct rp_run_summary *sum, con
                 json_object_set_new(tm, m->p.cfg->tiers[t].name, json_integer((json_int_t)d->tier_chunks[t]));
         json_object_set_new(j, "tiers", tm);
         if (d->error)
-            json_object_set_new(j, "error", jstr(d->error));
+            json_object_set_new(j, "error", rp_json_text(d->error));
         json_array_append_new(docs, j);
     }
     json_object_set_new(o, "documents", docs);
@@ -1083,7 +1078,7 @@ static json_t *summary_json(struct mon *m, const struct rp_run_summary *sum, con
         json_t *a = json_object();
         json_object_set_new(a, "name", json_string(m->alerts[i].key));
         json_object_set_new(a, "level", json_string("warning"));
-        json_object_set_new(a, "message", jstr(m->alerts[i].message));
+        json_object_set_new(a, "message", rp_json_text(m->alerts[i].message));
         json_object_set_new(a, "t", jnum(m->alerts[i].t));
         json_array_append_new(al, a);
     }
